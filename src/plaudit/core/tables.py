@@ -1,0 +1,26 @@
+"""Every table of every feature, imported once so that `metadata` is complete.
+
+Alembic and the schema-drift test read `metadata` from here.
+"""
+
+from __future__ import annotations
+
+from plaudit.attributes import tables as attribute_tables
+from plaudit.core import clock
+from plaudit.core.db import metadata
+from plaudit.events import tables as event_tables
+from plaudit.jobs import tables as job_tables
+from plaudit.metrics import tables as metric_tables
+from plaudit.platform import tables as platform_tables
+from plaudit.users import tables as user_tables
+
+__all__ = [
+    "attribute_tables",
+    "clock",
+    "event_tables",
+    "job_tables",
+    "metadata",
+    "metric_tables",
+    "platform_tables",
+    "user_tables",
+]

@@ -1,0 +1,198 @@
+"""The event pipeline: the one place that knows the order of features.
+
+For a list of validated events (one from `POST /metrics/{key}/event`, up to 1,000 from a
+batch job), in one transaction:
+
+1. upsert and lock the users (inline identification; new users get their creation effects);
+2. record the events — the idempotency check is the insert itself;
+3. add them to the users' totals with one atomic upsert;
+4. streak → achievements → points → leaderboards, per recorded event, in arrival order;
+5. write outbox rows for webhooks and notifications.
+
+Steps 4 and 5 are the slots the feature modules fill; until a feature exists its slot
+answers what a user without that feature has (no streak, no achievements, no points, no
+leaderboard changes), which is what `EventResponse` requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from plaudit.core import observability
+from plaudit.core.errors import Unprocessable
+from plaudit.events import service as store
+from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
+from plaudit.metrics.rules import ValueOutOfRange, from_micro, to_micro
+from plaudit.metrics.service import metric_by_key
+from plaudit.platform.config import MetricConfig, ScopeConfig
+from plaudit.users import service as users
+from plaudit.users.rules import UserState
+from plaudit.users.schemas import UpsertedUser
+
+
+@dataclass(frozen=True, slots=True)
+class EventInput:
+    metric: MetricConfig
+    user: UpsertedUser
+    value: int  # millionths
+    attributes: dict[str, str] | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    input: EventInput
+    user: UserState
+    event_id: uuid.UUID | None
+    replayed: bool
+    total: int  # the user's total right after this event (millionths)
+
+
+def validate(
+    config: ScopeConfig,
+    *,
+    metric_key: str,
+    user: UpsertedUser,
+    value: float,
+    attributes: dict[str, str] | None,
+    idempotency_key: str | None,
+) -> EventInput:
+    """Everything that can be checked before touching the database (404 / 422)."""
+    metric = metric_by_key(config, metric_key)
+    if attributes:
+        unknown = sorted(key for key in attributes if key not in config.event_attribute_keys)
+        if unknown:
+            raise Unprocessable(
+                "Invalid attribute keys: "
+                + ", ".join(unknown)
+                + ". Declare event attributes first with POST /admin/v1/attributes."
+            )
+    try:
+        micro = to_micro(value)
+    except ValueOutOfRange as exc:
+        raise Unprocessable(str(exc)) from None
+    return EventInput(metric, user, micro, attributes or None, idempotency_key)
+
+
+async def after_users_created(
+    conn: AsyncConnection, config: ScopeConfig, created: Sequence[UserState], now: dt.datetime
+) -> None:
+    """Creation effects of new users (initial streak freezes, `user_creation` points).
+
+    Called by every path that can create a user. No feature with creation effects exists yet.
+    """
+
+
+async def process(
+    conn: AsyncConnection, config: ScopeConfig, inputs: Sequence[EventInput], now: dt.datetime
+) -> list[EventOutcome]:
+    upserted = await users.upsert(conn, config, [item.user for item in inputs], now)
+    created = [result.state for result in upserted.values() if result.created]
+    if created:
+        await after_users_created(conn, config, created, now)
+
+    def pk_of(item: EventInput) -> int:
+        pk = upserted[item.user.id].state.pk
+        assert pk is not None
+        return pk
+
+    recorded = await store.record(
+        conn,
+        config.scope_id,
+        [
+            store.NewEvent(
+                pk_of(item), item.metric.id, item.value, item.attributes, item.idempotency_key
+            )
+            for item in inputs
+        ],
+        now,
+    )
+    counted = [
+        (pk_of(item), item.metric.id, item.value)
+        for item, result in zip(inputs, recorded, strict=True)
+        if not result.replayed
+    ]
+    totals = await store.add_to_totals(conn, config.scope_id, counted, now)
+
+    # Running total after each recorded event: walk backwards from the new total.
+    after: dict[tuple[int, uuid.UUID], int] = dict(totals)
+    running_totals: list[int | None] = [None] * len(inputs)
+    for index in range(len(inputs) - 1, -1, -1):
+        if recorded[index].replayed:
+            continue
+        pair = (pk_of(inputs[index]), inputs[index].metric.id)
+        running_totals[index] = after[pair]
+        after[pair] -= inputs[index].value
+
+    outcomes: list[EventOutcome] = []
+    for item, result, running in zip(inputs, recorded, running_totals, strict=True):
+        user = upserted[item.user.id].state
+        if result.replayed:
+            total = await _replayed_total(conn, user, item, totals)
+            observability.EVENTS.labels("replayed").inc()
+        else:
+            assert running is not None
+            total = running
+            observability.EVENTS.labels("recorded").inc()
+        outcomes.append(EventOutcome(item, user, result.event_id, result.replayed, total))
+    return outcomes
+
+
+async def _replayed_total(
+    conn: AsyncConnection,
+    user: UserState,
+    item: EventInput,
+    fresh: dict[tuple[int, uuid.UUID], int],
+) -> int:
+    assert user.pk is not None
+    pair = (user.pk, item.metric.id)
+    return (
+        fresh[pair] if pair in fresh else await store.current_total(conn, user.pk, item.metric.id)
+    )
+
+
+def current_streak(
+    config: ScopeConfig, user: UserState, *, extended: bool
+) -> MetricEventStreakResponse:
+    """The user's streak as the event response shows it (no streak feature yet: length 0)."""
+    return MetricEventStreakResponse(
+        length=0,
+        frequency="daily",
+        started=None,
+        period_start=None,
+        period_end=None,
+        expires=None,
+        extended=extended,
+    )
+
+
+async def respond(
+    conn: AsyncConnection, config: ScopeConfig, outcome: EventOutcome
+) -> tuple[int, EventResponse]:
+    """The status and body of `POST /metrics/{key}/event` for one processed event."""
+    key = outcome.input.idempotency_key
+    event_id = outcome.event_id
+    if outcome.replayed:
+        assert key is not None
+        assert outcome.user.pk is not None
+        event_id = await store.original_event_id(
+            conn, outcome.user.pk, outcome.input.metric.id, key
+        )
+    assert event_id is not None
+    body = EventResponse(
+        event_id=str(event_id),
+        metric_id=str(outcome.input.metric.id),
+        total=from_micro(outcome.total),
+        achievements=[],
+        current_streak=current_streak(config, outcome.user, extended=False),
+        points={},
+        leaderboards={},
+        idempotency_key=key,
+        idempotent_replayed=outcome.replayed if key is not None else None,
+    )
+    return (202 if outcome.replayed else 201), body

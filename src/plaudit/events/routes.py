@@ -1,0 +1,110 @@
+"""Application API `POST /metrics/{key}/event`; Admin API `POST /metrics/events`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import TypeAdapter, ValidationError
+from starlette.responses import Response
+
+from plaudit.core.db import on_commit
+from plaudit.core.errors import BadRequest, PlauditError, Unprocessable
+from plaudit.core.http import describe_validation_errors, json_response, read_json
+from plaudit.core.openapi import array_body
+from plaudit.core.schemas import error_responses
+from plaudit.deps import AdminCaller, AppCaller, Conn, Now, RuntimeDep, scope_config
+from plaudit.events import batch, pipeline
+from plaudit.events.schemas import (
+    BatchEventsResponse,
+    BatchMetricEvent,
+    EventResponse,
+    MetricEventRequest,
+)
+
+app_router = APIRouter(tags=["Metrics"])
+admin_router = APIRouter(tags=["Metrics"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Send the same key again (same user and metric) and the event is "
+        "not counted twice.",
+    ),
+]
+_batch_items = TypeAdapter(list[BatchMetricEvent])
+
+
+@app_router.post(
+    "/metrics/{key}/event",
+    operation_id="metrics_event",
+    status_code=201,
+    response_model=EventResponse,
+    responses={
+        202: {
+            "model": EventResponse,
+            "description": "Replay of an Idempotency-Key: nothing was counted",
+        },
+        **error_responses(400, 401, 403, 404, 422),
+    },
+)
+async def send_event(
+    key: str,
+    body: MetricEventRequest,
+    caller: AppCaller,
+    conn: Conn,
+    now: Now,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    caller.require_user(body.user.id)
+    config = await scope_config(runtime, conn, caller)
+    item = pipeline.validate(
+        config,
+        metric_key=key,
+        user=body.user,
+        value=body.value,
+        attributes=body.attributes,
+        idempotency_key=idempotency_key,
+    )
+    [outcome] = await pipeline.process(conn, config, [item], now)
+    status, response = await pipeline.respond(conn, config, outcome)
+    return json_response(response, status)
+
+
+@admin_router.post(
+    "/metrics/events",
+    operation_id="admin_metrics_batch_events",
+    status_code=202,
+    response_model=BatchEventsResponse,
+    responses=error_responses(400, 401, 404, 422),
+    openapi_extra=array_body(BatchMetricEvent, max_items=batch.MAX_BATCH),
+)
+async def send_events(
+    request: Request, caller: AdminCaller, conn: Conn, now: Now, runtime: RuntimeDep
+) -> Response:
+    raw = await read_json(request)
+    if not isinstance(raw, list) or not raw:
+        raise Unprocessable("Request body must be a non-empty JSON array of events")
+    if len(raw) > batch.MAX_BATCH:
+        raise Unprocessable(f"A batch may contain at most {batch.MAX_BATCH} events; got {len(raw)}")
+    try:
+        items = _batch_items.validate_python(raw)
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_errors(exc.errors(), drop_prefix=None)) from None
+    config = await scope_config(runtime, conn, caller)
+    for index, item in enumerate(items):
+        try:
+            batch.to_input(config, item)
+        except PlauditError as exc:
+            raise type(exc)(f"Event {index}: {exc.message}") from None
+    payload = batch.BatchPayload(
+        accepted_at=now,
+        items=[item.model_dump(by_alias=True, exclude_unset=True) for item in items],
+    )
+    await batch.process_batch.enqueue(conn, payload, now=now, scope_id=caller.scope_id)
+    on_commit(conn, runtime.wake_worker)
+    return json_response(BatchEventsResponse(accepted=len(items)), 202)

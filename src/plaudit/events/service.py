@@ -1,0 +1,168 @@
+"""Recording events and adding them to totals, set-based (one statement per step).
+
+The idempotency check *is* the insert: `ON CONFLICT DO NOTHING` on the unique
+(user, metric, key) index. A concurrent duplicate waits on that index entry and then sees
+the conflict, so exactly one of them is recorded. Totals are added with one atomic upsert
+that returns the new values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from plaudit.core.db import dialect_insert
+from plaudit.core.errors import Unprocessable
+from plaudit.core.ids import new_id
+from plaudit.events.tables import events
+from plaudit.metrics.rules import MAX_VALUE
+from plaudit.metrics.tables import metric_totals
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    user_pk: int
+    metric_id: uuid.UUID
+    value: int
+    attributes: dict[str, str] | None
+    idempotency_key: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What happened to one NewEvent: recorded (with its id) or a replay of an earlier one."""
+
+    event_id: uuid.UUID | None
+    replayed: bool
+
+
+async def record(
+    conn: AsyncConnection, scope_id: int, new_events: Sequence[NewEvent], now: dt.datetime
+) -> list[Recorded]:
+    """Insert the events that are not replays; results are in input order."""
+    rows: list[dict[str, object]] = []
+    seen_keys: set[tuple[int, uuid.UUID, str]] = set()
+    planned: list[uuid.UUID | None] = []
+    for event in new_events:
+        if event.idempotency_key is not None:
+            identity = (event.user_pk, event.metric_id, event.idempotency_key)
+            if identity in seen_keys:  # an earlier item of the same batch used the key
+                planned.append(None)
+                continue
+            seen_keys.add(identity)
+        event_id = new_id()
+        planned.append(event_id)
+        rows.append(
+            {
+                "id": event_id,
+                "scope_id": scope_id,
+                "user_pk": event.user_pk,
+                "metric_id": event.metric_id,
+                "value": event.value,
+                "attributes": event.attributes or None,
+                "idempotency_key": event.idempotency_key,
+                "created": now,
+            }
+        )
+    inserted: set[uuid.UUID] = set()
+    if rows:
+        stmt = (
+            dialect_insert(conn, events)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["user_pk", "metric_id", "idempotency_key"],
+                index_where=text("idempotency_key IS NOT NULL"),
+            )
+            .returning(events.c.id)
+        )
+        inserted = set((await conn.execute(stmt)).scalars())
+    return [
+        Recorded(event_id, replayed=False)
+        if event_id in inserted
+        else Recorded(None, replayed=True)
+        for event_id in planned
+    ]
+
+
+async def original_event_id(
+    conn: AsyncConnection, user_pk: int, metric_id: uuid.UUID, idempotency_key: str
+) -> uuid.UUID | None:
+    found: uuid.UUID | None = await conn.scalar(
+        select(events.c.id).where(
+            events.c.user_pk == user_pk,
+            events.c.metric_id == metric_id,
+            events.c.idempotency_key == idempotency_key,
+        )
+    )
+    return found
+
+
+async def add_to_totals(
+    conn: AsyncConnection,
+    scope_id: int,
+    additions: Sequence[tuple[int, uuid.UUID, int]],
+    now: dt.datetime,
+) -> dict[tuple[int, uuid.UUID], int]:
+    """Add (user_pk, metric_id, value) to the totals; the new total of each pair."""
+    summed: dict[tuple[int, uuid.UUID], list[int]] = defaultdict(lambda: [0, 0])
+    for user_pk, metric_id, value in additions:
+        pair = summed[(user_pk, metric_id)]
+        pair[0] += value
+        pair[1] += 1
+    if not summed:
+        return {}
+    rows = [
+        {
+            "user_pk": user_pk,
+            "metric_id": metric_id,
+            "scope_id": scope_id,
+            "total": value,
+            "event_count": count,
+            "first_event_at": now,
+            "last_event_at": now,
+        }
+        for (user_pk, metric_id), (value, count) in sorted(
+            summed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))
+        )
+    ]
+    insert = dialect_insert(conn, metric_totals).values(rows)
+    stmt = insert.on_conflict_do_update(
+        index_elements=["user_pk", "metric_id"],
+        set_={
+            "total": metric_totals.c.total + insert.excluded.total,
+            "event_count": metric_totals.c.event_count + insert.excluded.event_count,
+            "last_event_at": insert.excluded.last_event_at,
+        },
+    ).returning(metric_totals.c.user_pk, metric_totals.c.metric_id, metric_totals.c.total)
+    try:
+        result = await conn.execute(stmt)
+    except DBAPIError as exc:
+        if "out of range" in str(exc.orig).lower():
+            raise _total_out_of_range() from None
+        raise
+    totals: dict[tuple[int, uuid.UUID], int] = {}
+    for row in result:
+        if not isinstance(row.total, int):  # SQLite turns an overflowing sum into a float
+            raise _total_out_of_range()
+        totals[(row.user_pk, row.metric_id)] = row.total
+    return totals
+
+
+def _total_out_of_range() -> Unprocessable:
+    return Unprocessable(f"The metric total would leave the supported range of ±{MAX_VALUE}")
+
+
+async def current_total(conn: AsyncConnection, user_pk: int, metric_id: uuid.UUID) -> int:
+    found = await conn.scalar(
+        select(metric_totals.c.total).where(
+            metric_totals.c.user_pk == user_pk, metric_totals.c.metric_id == metric_id
+        )
+    )
+    return int(found or 0)

@@ -1,0 +1,39 @@
+"""Periodic sweeps and the foundation's housekeeping sweep."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import select, update
+
+from plaudit.jobs.registry import Sweep, SweepContext, register_sweep
+from plaudit.jobs.tables import sweeps
+from plaudit.jobs.worker import purge_finished_jobs
+
+
+def periodic(
+    name: str, every: dt.timedelta, work: Callable[[SweepContext], Awaitable[int]]
+) -> Sweep:
+    """A housekeeping sweep run every `every` (once at the destination of a test-clock move)."""
+
+    async def next_due(ctx: SweepContext) -> dt.datetime | None:
+        due = await ctx.conn.scalar(select(sweeps.c.next_run_at).where(sweeps.c.name == name))
+        return due or ctx.now
+
+    async def run(ctx: SweepContext) -> int:
+        done = await work(ctx)
+        await ctx.conn.execute(
+            update(sweeps).where(sweeps.c.name == name).values(next_run_at=ctx.now + every)
+        )
+        return done
+
+    return register_sweep(Sweep(name=name, next_due=next_due, run=run, catch_up=False))
+
+
+async def _purge_jobs(ctx: SweepContext) -> int:
+    keep = dt.timedelta(days=ctx.runtime.settings.job_retention_days)
+    return await purge_finished_jobs(ctx.conn, ctx.now - keep)
+
+
+purge_jobs = periodic("jobs.purge", dt.timedelta(hours=1), _purge_jobs)

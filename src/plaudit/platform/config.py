@@ -1,0 +1,164 @@
+"""The configuration snapshot of a scope, cached per process and versioned.
+
+Every configuration write calls `bump_config_version` in its transaction. A process reuses
+its snapshot only while it is known to be current: on PostgreSQL a notification tells every
+process the new version; without a listener the version is read on each use (a primary-key
+lookup that SQLite answers in microseconds).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from plaudit.attributes.tables import attributes
+from plaudit.core import notify
+from plaudit.core.db import on_commit
+from plaudit.core.periods import zone
+from plaudit.metrics.tables import metrics
+from plaudit.platform.rules import effective_settings
+from plaudit.platform.schemas import AdminSettings
+from plaudit.platform.tables import scopes
+
+
+@dataclass(frozen=True, slots=True)
+class MetricConfig:
+    id: uuid.UUID
+    key: str
+    name: str
+    unit_type: str
+    units: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeConfig:
+    scope_id: int
+    environment_id: uuid.UUID
+    version: int
+    settings: AdminSettings
+    metrics_by_key: dict[str, MetricConfig]
+    user_attribute_keys: frozenset[str]
+    event_attribute_keys: frozenset[str]
+    metrics_by_id: dict[uuid.UUID, MetricConfig] = field(default_factory=dict)
+    # Set by the streaks feature's settings; customization is off until enabled there.
+    streak_customization_enabled: bool = False
+
+    @property
+    def default_zone(self) -> ZoneInfo:
+        return zone(self.settings.default_timezone)
+
+    def user_zone(self, tz: str | None) -> ZoneInfo:
+        return zone(tz) if tz else self.default_zone
+
+    @property
+    def week_starts_on(self) -> int:
+        return self.settings.week_starts_on
+
+
+async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig:
+    scope = (
+        await conn.execute(
+            select(scopes.c.environment_id, scopes.c.config_version, scopes.c.settings).where(
+                scopes.c.id == scope_id
+            )
+        )
+    ).one()
+    metric_rows = await conn.execute(
+        select(metrics.c.id, metrics.c.key, metrics.c.name, metrics.c.unit_type, metrics.c.units)
+        .where(metrics.c.scope_id == scope_id, metrics.c.status == "active")
+        .order_by(metrics.c.created, metrics.c.id)
+    )
+    by_key = {
+        row.key: MetricConfig(row.id, row.key, row.name, row.unit_type, row.units)
+        for row in metric_rows
+    }
+    attribute_rows = await conn.execute(
+        select(attributes.c.key, attributes.c.type).where(
+            attributes.c.scope_id == scope_id, attributes.c.status == "active"
+        )
+    )
+    user_keys: set[str] = set()
+    event_keys: set[str] = set()
+    for row in attribute_rows:
+        (user_keys if row.type == "user" else event_keys).add(row.key)
+    return ScopeConfig(
+        scope_id=scope_id,
+        environment_id=scope.environment_id,
+        version=scope.config_version,
+        settings=effective_settings(scope.settings or {}),
+        metrics_by_key=by_key,
+        user_attribute_keys=frozenset(user_keys),
+        event_attribute_keys=frozenset(event_keys),
+        metrics_by_id={m.id: m for m in by_key.values()},
+    )
+
+
+class ConfigCache:
+    def __init__(self, listen: notify.ListenStatus) -> None:
+        self._entries: dict[int, ScopeConfig] = {}
+        self._known_versions: dict[int, int] = {}
+        self._listen = listen
+
+    async def get(self, conn: AsyncConnection, scope_id: int) -> ScopeConfig:
+        entry = self._entries.get(scope_id)
+        if entry is not None:
+            if self._listen.healthy:
+                if entry.version >= self._known_versions.get(scope_id, 0):
+                    return entry
+            else:
+                version = await conn.scalar(
+                    select(scopes.c.config_version).where(scopes.c.id == scope_id)
+                )
+                if version == entry.version:
+                    return entry
+        entry = await load_scope_config(conn, scope_id)
+        if entry.version >= self._known_versions.get(scope_id, 0):
+            self._entries[scope_id] = entry
+        return entry
+
+    def note_version(self, scope_id: int, version: int) -> None:
+        if version > self._known_versions.get(scope_id, 0):
+            self._known_versions[scope_id] = version
+        entry = self._entries.get(scope_id)
+        if entry is not None and entry.version < version:
+            del self._entries[scope_id]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def bump_config_version(conn: AsyncConnection, scope_id: int, cache: ConfigCache) -> int:
+    """Mark the scope's configuration as changed (call inside the writing transaction)."""
+    version: int = (
+        await conn.execute(
+            update(scopes)
+            .where(scopes.c.id == scope_id)
+            .values(config_version=scopes.c.config_version + 1)
+            .returning(scopes.c.config_version)
+        )
+    ).scalar_one()
+    await notify.publish(conn, f"config:{scope_id}:{version}")
+    on_commit(conn, lambda: cache.note_version(scope_id, version))
+    return version
+
+
+def handle_config_message(cache: ConfigCache, message: str) -> bool:
+    """Apply a `config:<scope>:<version>` notification; False when it is not one."""
+    kind, _, rest = message.partition(":")
+    if kind != "config":
+        return False
+    scope_text, _, version_text = rest.partition(":")
+    try:
+        cache.note_version(int(scope_text), int(version_text))
+    except ValueError:
+        return False
+    return True
+
+
+def settings_dict(stored: Any) -> dict[str, Any]:
+    return dict(stored) if isinstance(stored, dict) else {}
