@@ -1,0 +1,107 @@
+"""Fixtures: each backend (SQLite, PostgreSQL) gets a freshly migrated database and an app
+per test session; each test gets an environment of its own on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from plaudit.api import create_app
+from plaudit.core import migrate
+from plaudit.core.db import Database
+from plaudit.core.settings import Settings
+from plaudit.runtime import Runtime
+from tests.support.api import TestEnvironment, make_environment
+from tests.support.services import create_postgres_database, drop_postgres_database
+
+os.environ.setdefault("PLAUDIT_LOG_LEVEL", "warning")
+
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
+
+
+async def fresh_database(backend: str, folder: Path) -> str:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'plaudit.db'}"
+    else:
+        url = await create_postgres_database()
+    db = Database(Settings(database_url=url))
+    try:
+        await migrate.upgrade(db.write_engine, url)
+    finally:
+        await db.dispose()
+    return url
+
+
+def test_settings(url: str, **overrides: object) -> Settings:
+    return Settings(database_url=url, access_log=False, log_level="warning", **overrides)  # type: ignore[arg-type]
+
+
+@dataclass
+class Stack:
+    """One backend: its database, the app serving it, and an in-process client."""
+
+    backend: str
+    database_url: str
+    app: FastAPI
+    runtime: Runtime
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def running_stack(backend: str, folder: Path, **overrides: object) -> AsyncIterator[Stack]:
+    url = await fresh_database(backend, folder)
+    application = create_app(test_settings(url, **overrides))
+    try:
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://plaudit.test", timeout=60
+            ) as http:
+                yield Stack(backend, url, application, application.state.runtime, http)
+    finally:
+        if backend == "postgres":
+            await drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with running_stack("sqlite", tmp_path_factory.mktemp("sqlite")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+async def postgres_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with running_stack("postgres", tmp_path_factory.mktemp("postgres")) as stack:
+        yield stack
+
+
+@pytest.fixture(params=BACKENDS)
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """The test runs once per backend."""
+    found: Stack = request.getfixturevalue(f"{request.param}_stack")
+    return found
+
+
+@pytest.fixture
+def backend(stack: Stack) -> str:
+    return stack.backend
+
+
+@pytest.fixture
+def runtime(stack: Stack) -> Runtime:
+    return stack.runtime
+
+
+@pytest.fixture
+async def env(stack: Stack) -> TestEnvironment:
+    return await make_environment(stack.runtime, stack.http)
