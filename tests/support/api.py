@@ -35,14 +35,16 @@ class ContractClient:
             method, _BASES[self.api] + path, headers=headers, **kwargs
         )
         assert response.headers.get("content-type", "").startswith("application/json"), (
-            f"{method} {path} answered {response.status_code} without a JSON body: {response.text[:200]}"
+            f"{method} {path} answered {response.status_code} without a JSON body: "
+            f"{response.text[:200]}"
         )
         body = response.json()
         assert response.status_code < 500, (
             f"{method} {path} answered {response.status_code}: {body}"
         )
         if response.status_code >= 400:
-            assert isinstance(body, dict) and isinstance(body.get("error"), str), body
+            assert isinstance(body, dict), body
+            assert isinstance(body.get("error"), str), body
         bare = path.split("?", 1)[0]
         check_response(self.api, method, bare, response.status_code, body)
         check_sdk_only(self.api, method, bare, response.status_code, body)
