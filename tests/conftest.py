@@ -19,6 +19,7 @@ from plaudit.core.db import Database
 from plaudit.core.settings import Settings
 from plaudit.runtime import Runtime
 from tests.support.api import TestEnvironment, make_environment
+from tests.support.server import LiveServer, live_server
 from tests.support.services import create_postgres_database, drop_postgres_database
 
 os.environ.setdefault("PLAUDIT_LOG_LEVEL", "warning")
@@ -105,3 +106,29 @@ def runtime(stack: Stack) -> Runtime:
 @pytest.fixture
 async def env(stack: Stack) -> TestEnvironment:
     return await make_environment(stack.runtime, stack.http)
+
+
+@pytest.fixture(scope="session")
+async def sqlite_live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("sqlite-live")
+    url = await fresh_database("sqlite", folder)
+    with live_server(url, folder) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def postgres_live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("postgres-live")
+    url = await fresh_database("postgres", folder)
+    try:
+        with live_server(url, folder) as server:
+            yield server
+    finally:
+        await drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def live(request: pytest.FixtureRequest) -> LiveServer:
+    """A real server process on each backend (admin key: `live.admin_key`)."""
+    found: LiveServer = request.getfixturevalue(f"{request.param}_live")
+    return found
