@@ -93,6 +93,33 @@ def stack(request: pytest.FixtureRequest) -> Stack:
     return found
 
 
+@pytest.fixture(scope="session")
+async def sqlite_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with running_stack(
+        "sqlite", tmp_path_factory.mktemp("sqlite-clock"), test_clock=True
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+async def postgres_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    folder = tmp_path_factory.mktemp("postgres-clock")
+    async with running_stack("postgres", folder, test_clock=True) as stack:
+        yield stack
+
+
+@pytest.fixture(params=BACKENDS)
+def clock_stack(request: pytest.FixtureRequest) -> Stack:
+    """A server whose time only moves through PUT /admin/v1/test-clock."""
+    found: Stack = request.getfixturevalue(f"{request.param}_clock_stack")
+    return found
+
+
+@pytest.fixture
+async def clock_env(clock_stack: Stack) -> TestEnvironment:
+    return await make_environment(clock_stack.runtime, clock_stack.http)
+
+
 @pytest.fixture
 def backend(stack: Stack) -> str:
     return stack.backend

@@ -53,6 +53,8 @@ Channel = Literal["email", "push"]
 
 
 class NotificationPreferences(ApiModel):
+    model_config = ApiModel.model_config | {"extra": "forbid"}
+
     achievement_completed: list[Channel] | None = omit_none(alias="achievement_completed")
     recap: list[Channel] | None = omit_none(alias="recap")
     reactivation: list[Channel] | None = omit_none(alias="reactivation")
