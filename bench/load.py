@@ -87,14 +87,16 @@ class Recorder:
 
 @dataclass(slots=True)
 class Ledger:
-    """Per user: whether an event was sent, and how many the server acknowledged (2xx).
+    """Per user: whether an event was sent, how many the server acknowledged (2xx), and how
+    many ended in a transport error or timeout (the server may or may not have counted those).
 
     The correctness check reads back the totals of exactly the users that were sent
-    something, and compares each with what the client saw acknowledged.
+    something: each must be at least `acked` and at most `acked + unknown`.
     """
 
     sent: set[str] = field(default_factory=set)
     acked: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -130,6 +132,7 @@ async def _post_event(
             status = resp.status
     except _TRANSPORT_ERRORS as exc:
         rec.failure(type(exc).__name__, str(exc))
+        ledger.unknown[user_id] += 1
         return False
     elapsed = time.perf_counter_ns() - started_ns
     if 200 <= status < 300:
@@ -247,46 +250,55 @@ async def open_loop(
     return rec, elapsed, stats
 
 
+@dataclass(slots=True)
+class BatchOutcome:
+    """What the batch senders saw: per pre-encoded body, how often it was accepted (202) or
+    ended in a transport error (perhaps accepted, perhaps not)."""
+
+    rec: Recorder
+    accepted_bodies: Counter[int]
+    uncertain_bodies: Counter[int]
+    accepted_events: int  # sum of `accepted` of the 202 answers
+    elapsed_s: float
+
+
 async def batch_loop(
     session: aiohttp.ClientSession,
     url: str,
-    bodies: list[tuple[bytes, int]],
+    bodies: list[bytes],
     *,
     concurrency: int,
     duration_s: float,
-) -> tuple[Recorder, int, float]:
-    """`concurrency` senders posting whole batches back to back until the time is up.
-
-    `bodies` holds pre-encoded batches with their event counts. Returns the recorder, the
-    number of events the server accepted (sum of `accepted` of its 202 answers) and the
-    measured wall time.
-    """
-    rec = Recorder()
-    accepted = 0
+) -> BatchOutcome:
+    """`concurrency` senders posting pre-encoded batches back to back until the time is up."""
+    out = BatchOutcome(Recorder(), Counter(), Counter(), 0, 0.0)
+    rec = out.rec
     started = time.perf_counter()
     deadline = started + duration_s
 
     async def sender(index: int) -> None:
-        nonlocal accepted
         turn = index
         while time.perf_counter() < deadline:
-            body, _count = bodies[turn % len(bodies)]
+            which = turn % len(bodies)
             turn += concurrency
             t0 = time.perf_counter_ns()
             try:
-                async with session.post(url, data=body) as resp:
+                async with session.post(url, data=bodies[which]) as resp:
                     payload = await resp.read()
                     status = resp.status
             except _TRANSPORT_ERRORS as exc:
                 rec.failure(type(exc).__name__, str(exc))
+                out.uncertain_bodies[which] += 1
                 await asyncio.sleep(0.05)
                 continue
             elapsed = time.perf_counter_ns() - t0
             if 200 <= status < 300:
                 rec.success(elapsed)
-                accepted += int(json.loads(payload)["accepted"])
+                out.accepted_events += int(json.loads(payload)["accepted"])
+                out.accepted_bodies[which] += 1
             else:
                 rec.failure(f"HTTP {status}", payload.decode(errors="replace"))
 
     await asyncio.gather(*(sender(i) for i in range(concurrency)))
-    return rec, accepted, time.perf_counter() - started
+    out.elapsed_s = time.perf_counter() - started
+    return out

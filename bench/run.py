@@ -18,6 +18,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import api, report, scenarios
-from bench.load import EventBodies, make_session
+from bench.load import REQUEST_TIMEOUT_S, EventBodies, make_session
 from bench.server import (
     DEFAULT_PG_URL,
     Target,
@@ -43,47 +44,91 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.run",
         description="Load-test Plaudit's event ingestion and report events/s and latency.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     server = p.add_argument_group("server under test")
-    server.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    server.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="database of the server started for the run (default: %(default)s)",
+    )
     server.add_argument(
         "--workers", type=int, help="server processes (default: 1 for sqlite, 2 for postgres)"
     )
     server.add_argument(
         "--pg-url",
         default=DEFAULT_PG_URL,
-        help="PostgreSQL database to connect to for CREATE/DROP DATABASE of the run's database",
+        help="PostgreSQL database to connect to for CREATE/DROP DATABASE of the run's own "
+        "database (default: %(default)s)",
     )
     server.add_argument("--url", help="target this running server instead of starting one")
     server.add_argument(
         "--admin-key",
-        default=os.environ.get("PLAUDIT_ADMIN_KEY"),
         help="admin key of the --url server (default: $PLAUDIT_ADMIN_KEY)",
     )
     load = p.add_argument_group("load")
     load.add_argument(
         "--scenarios",
         default=",".join(scenarios.SCENARIOS),
-        help=f"comma-separated subset of {', '.join(scenarios.SCENARIOS)}",
+        help=f"comma-separated subset of {', '.join(scenarios.SCENARIOS)} (default: all)",
     )
-    load.add_argument("--duration", type=float, default=20.0, help="seconds per scenario")
-    load.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up load")
-    load.add_argument("--concurrency", type=int, default=64, help="throughput: connections")
-    load.add_argument("--rate", type=float, default=500.0, help="latency: events per second")
     load.add_argument(
-        "--latency-connections", type=int, default=256, help="latency: connection pool size"
+        "--duration", type=float, default=20.0, help="seconds per scenario (default: %(default)s)"
     )
-    load.add_argument("--users", type=int, default=10_000, help="users the events go to")
-    load.add_argument("--batch-size", type=int, default=1000, help="batch: events per request")
-    load.add_argument("--batch-concurrency", type=int, default=4, help="batch: parallel requests")
-    load.add_argument("--batch-users", type=int, default=100, help="batch: users the events go to")
     load.add_argument(
-        "--drain-timeout", type=float, default=180.0, help="batch: seconds to wait for processing"
+        "--warmup", type=float, default=2.0, help="seconds of warm-up load (default: %(default)s)"
     )
-    load.add_argument("--seed", type=int, default=1, help="seed of the random user choice")
-    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    load.add_argument(
+        "--concurrency", type=int, default=64, help="throughput: connections (default: %(default)s)"
+    )
+    load.add_argument(
+        "--rate",
+        type=float,
+        default=500.0,
+        help="latency: events per second (default: %(default)s)",
+    )
+    load.add_argument(
+        "--latency-connections",
+        type=int,
+        default=256,
+        help="latency: connection pool size (default: %(default)s)",
+    )
+    load.add_argument(
+        "--users", type=int, default=10_000, help="users the events go to (default: %(default)s)"
+    )
+    load.add_argument(
+        "--batch-size",
+        type=int,
+        default=1000,
+        help="batch: events per request (default: %(default)s)",
+    )
+    load.add_argument(
+        "--batch-concurrency",
+        type=int,
+        default=4,
+        help="batch: parallel requests (default: %(default)s)",
+    )
+    load.add_argument(
+        "--batch-users",
+        type=int,
+        default=100,
+        help="batch: users the events go to (default: %(default)s)",
+    )
+    load.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        help="batch: seconds to wait for processing (default: %(default)s)",
+    )
+    load.add_argument(
+        "--seed", type=int, default=1, help="seed of the random user choice (default: %(default)s)"
+    )
+    p.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes (bench/results)"
+    )
     args = p.parse_args(argv)
+    if args.admin_key is None:
+        args.admin_key = os.environ.get("PLAUDIT_ADMIN_KEY")
 
     chosen = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     unknown = [s for s in chosen if s not in scenarios.SCENARIOS]
@@ -147,23 +192,147 @@ def progress(text: str) -> None:
     print(f"  .. {text}", file=sys.stderr, flush=True)
 
 
-def problems_of(result: dict[str, Any]) -> list[str]:
-    found: list[str] = []
+def _client_side_timeouts(r: dict[str, Any]) -> int:
+    return sum(n for kind, n in r["failures"].items() if "Timeout" in kind or "unfinished" in kind)
+
+
+def findings(result: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, warnings). Problems make the exit status 1: any failed request that is
+    not explained by deliberate overload, and any total that does not add up. Warnings are
+    figures to read with care (an overloaded open loop, a saturated client)."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    runs = result["scenarios"]
     for name in scenarios.SCENARIOS:
-        r = result["scenarios"].get(name)
-        if r and r["failed"]:
-            found.append(f"{name}: {r['failed']} requests failed ({r['failures']})")
-    b = result["scenarios"].get("batch")
-    if b and not (b["drained"] and b["exact"]):
-        found.append(
-            f"batch: {b['counted_events']:g} counted vs {b['accepted_events']} accepted events"
+        r = runs.get(name)
+        if not r or not r["failed"]:
+            continue
+        timeouts = _client_side_timeouts(r)
+        saturated = name == "latency" and r["achieved_rate"] < 0.9 * r["target_rate"]
+        if saturated and timeouts == r["failed"]:
+            warnings.append(
+                f"latency: {timeouts} requests timed out after "
+                f"{REQUEST_TIMEOUT_S:g} s in the overloaded open loop"
+            )
+        else:
+            problems.append(f"{name}: {r['failed']} requests failed {r['failures']}")
+    lat = runs.get("latency")
+    if lat and lat["achieved_rate"] < 0.9 * lat["target_rate"]:
+        warnings.append(
+            f"latency: the server could not sustain {lat['target_rate']:g} events/s (achieved "
+            f"{lat['achieved_rate']:.0f}); its latencies are mostly queueing - rerun with a "
+            "--rate below the throughput figure to see latency under a sustainable load"
         )
+    if lat and lat["send_lateness_p99_ms"] > 5:
+        warnings.append("latency: the client fell behind its schedule (see send lag)")
+    for name, r in runs.items():
+        if r.get("client_cpu_pct", 0) > 90:
+            warnings.append(f"{name}: the client used {r['client_cpu_pct']:.0f}% of a core")
+        if (r.get("other_cpu_pct") or 0) > 20:
+            warnings.append(
+                f"{name}: other processes used {r['other_cpu_pct']:.0f}% of a core meanwhile; "
+                "the machine was not quiet, so the figures are low and not comparable"
+            )
+    b = runs.get("batch")
+    if b and not b["exact"]:
+        if not b["drained"]:
+            problems.append(
+                f"batch: only {b['counted_events']:g} of {b['expected_events']} accepted events "
+                f"counted after {b['drain_after_send_s']:.0f} s (--drain-timeout)"
+            )
+        elif b["users_wrong"]:
+            problems.append(f"batch: {b['users_wrong']} users' totals differ: {b['examples'][:3]}")
     v = result.get("verification")
     if v and not v["ok"]:
-        found.append(
-            f"check: server total {v['server_total']:g} vs {v['expected_total']} acknowledged"
+        problems.append(
+            f"check: server total {v['server_total']:g} vs {v['expected_total']} acknowledged "
+            f"(+{v['uncertain']} uncertain); {v['users_wrong']} users differ"
         )
-    return found
+    log = result.get("server_log")
+    if log and log["levels"]:
+        problems.append(f"server log: {log['lines']} warning/error lines {log['levels']}")
+    return problems, warnings
+
+
+Step = Callable[[scenarios.Context], Coroutine[Any, Any, dict[str, Any]]]
+STEPS: dict[str, tuple[Step, Callable[[dict[str, Any]], str]]] = {
+    "throughput": (scenarios.throughput, report.throughput_text),
+    "latency": (scenarios.latency, report.latency_text),
+    "batch": (scenarios.batch, report.batch_text),
+}
+
+
+async def setup(target: Target, plan: scenarios.Plan) -> tuple[list[str], dict[str, Any]]:
+    """Create the metrics and the users; returns the user ids and the setup figures."""
+    progress(f"creating metrics and {plan.users} users")
+    async with make_session(target.admin_key, 4) as session:
+        await api.create_metric(session, target.base_url, "Lessons", plan.metric_key)
+        if "batch" in plan.scenarios:
+            await api.create_metric(
+                session, target.base_url, "Lessons (batch)", plan.batch_metric_key
+            )
+    ids = api.user_ids(plan.users, plan.user_prefix)
+    seconds = await api.create_users(
+        target.base_url, target.admin_key, ids, plan.metric_key, USER_TZ, timeout_s=300
+    )
+    figures = {"users": plan.users, "seconds": seconds}
+    say(report.setup_text(figures))
+    return ids, figures
+
+
+async def run_scenarios(ctx: scenarios.Context, result: dict[str, Any]) -> None:
+    """Warm-up, the chosen scenarios in order, and the check of the `lessons` totals (before
+    the batch scenario, so that its backlog cannot slow the check down)."""
+    plan = ctx.plan
+    if plan.warmup_s > 0 and {"throughput", "latency"} & set(plan.scenarios):
+        progress(f"warm-up, {plan.warmup_s:g} s")
+        result["warmup"] = await scenarios.warm_up(ctx)
+    for name, (step, text) in STEPS.items():
+        if name not in plan.scenarios:
+            continue
+        if name == "batch" and ctx.ledger.sent:
+            result["verification"] = await _verify(ctx)
+        progress(f"{name}, {plan.duration_s:g} s")
+        result["scenarios"][name] = await step(ctx)
+        say(text(result["scenarios"][name]))
+    if "verification" not in result and ctx.ledger.sent:
+        result["verification"] = await _verify(ctx)
+
+
+def keep_server_log(target: Target, out_path: Path, result: dict[str, Any]) -> None:
+    """Count the server's warnings and errors; keep its log beside the result if any."""
+    if target.log_path is None:
+        return
+    scan = scan_log(target.log_path)
+    saved = None
+    if scan["lines"]:
+        saved_path = out_path.with_suffix(".server.log")
+        saved_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target.log_path, saved_path)
+        saved = str(saved_path)
+    result["server_log"] = {**scan, "saved_to": saved}
+    say(report.server_log_text(scan, saved))
+
+
+def conclude(result: dict[str, Any], out_path: Path) -> int:
+    """Print the verdict, write the JSON file; the exit status."""
+    problems, warnings = findings(result)
+    if "error" in result:
+        problems.insert(0, f"the run stopped early: {result['error']}")
+    result["problems"] = problems
+    result["warnings"] = warnings
+    report.write_json(out_path, result)
+    say("")
+    for line in warnings:
+        say(f"note: {line}")
+    if problems:
+        say("RESULT: PROBLEMS FOUND")
+        for line in problems:
+            say(f"  - {line}")
+    else:
+        say("RESULT: OK (no failed requests, totals add up)")
+    say(f"saved        {out_path}")
+    return 1 if problems else 0
 
 
 async def run(args: argparse.Namespace, client_loop: str) -> int:
@@ -179,80 +348,30 @@ async def run(args: argparse.Namespace, client_loop: str) -> int:
         "scenarios": {},
     }
     progress("starting the server" if not args.url else f"using {args.url}")
+    started = stopping = time.perf_counter()
     async with target_for(args) as target:
-        target_info = {
+        progress(f"server ready after {time.perf_counter() - started:.1f} s")
+        result["server"] = {
             "database": target.database,
             "database_version": target.database_version,
             "workers": target.workers,
             "base_url": target.base_url,
         }
-        result["server"] = target_info
-        say(report.header(info, target_info, {**asdict(plan), "client_loop": client_loop}))
-
-        progress(f"creating metrics and {plan.users} users")
-        async with make_session(target.admin_key, 4) as session:
-            await api.create_metric(session, target.base_url, "Lessons", plan.metric_key)
-            if "batch" in plan.scenarios:
-                await api.create_metric(
-                    session, target.base_url, "Lessons (batch)", plan.batch_metric_key
-                )
-        ids = api.user_ids(plan.users, plan.user_prefix)
-        seconds = await api.create_users(
-            target.base_url, target.admin_key, ids, plan.metric_key, USER_TZ, timeout_s=300
-        )
-        result["setup"] = {"users": plan.users, "seconds": seconds}
-        say(report.setup_text(result["setup"]))
-
-        ctx = scenarios.Context(target=target, plan=plan, events=EventBodies.build(ids))
-        steps: list[tuple[str, Callable[[scenarios.Context], Coroutine[Any, Any, dict[str, Any]]]]]
-        steps = [
-            ("throughput", scenarios.throughput),
-            ("latency", scenarios.latency),
-            ("batch", scenarios.batch),
-        ]
-        texts = {
-            "throughput": report.throughput_text,
-            "latency": report.latency_text,
-            "batch": report.batch_text,
-        }
-        if plan.warmup_s > 0 and {"throughput", "latency"} & set(plan.scenarios):
-            progress(f"warm-up, {plan.warmup_s:g} s")
-            result["warmup"] = await scenarios.warm_up(ctx)
-        for name, step in steps:
-            if name not in plan.scenarios:
-                continue
-            if name == "batch" and "verification" not in result and ctx.ledger.sent:
-                result["verification"] = await _verify(ctx)
-            progress(f"{name}, {plan.duration_s:g} s")
-            result["scenarios"][name] = await step(ctx)
-            say(texts[name](result["scenarios"][name]))
-        if "verification" not in result and ctx.ledger.sent:
-            result["verification"] = await _verify(ctx)
-
-        if target.log_path is not None:
-            scan = scan_log(target.log_path)
-            saved = None
-            if scan["lines"]:
-                saved_path = out_path.with_suffix(".server.log")
-                saved_path.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(target.log_path, saved_path)
-                saved = str(saved_path)
-            result["server_log"] = {**scan, "saved_to": saved}
-            say(report.server_log_text(scan, saved))
-        progress("stopping the server")
-
-    problems = problems_of(result)
-    result["problems"] = problems
-    report.write_json(out_path, result)
-    say("")
-    if problems:
-        say("RESULT: PROBLEMS FOUND")
-        for line in problems:
-            say(f"  - {line}")
-    else:
-        say("RESULT: OK (no failed requests, totals add up)")
-    say(f"saved        {out_path}")
-    return 1 if problems else 0
+        say(report.header(info, result["server"], {**asdict(plan), "client_loop": client_loop}))
+        ids, result["setup"] = await setup(target, plan)
+        ctx = scenarios.Context(target, plan, EventBodies.build(ids), note=progress)
+        try:
+            await run_scenarios(ctx, result)
+        except api.BenchError as exc:  # a server answer the run cannot go on with: report it
+            say(f"\nERROR: {exc}")
+            result["error"] = str(exc)
+        keep_server_log(target, out_path, result)
+        if not args.url:
+            progress("stopping the server")
+        stopping = time.perf_counter()
+    if not args.url:
+        progress(f"server stopped after {time.perf_counter() - stopping:.1f} s")
+    return conclude(result, out_path)
 
 
 async def _verify(ctx: scenarios.Context) -> dict[str, Any]:
@@ -260,6 +379,15 @@ async def _verify(ctx: scenarios.Context) -> dict[str, Any]:
     verification = await scenarios.verify(ctx)
     say(report.verify_text(verification))
     return verification
+
+
+async def _run_until_signalled(args: argparse.Namespace, client_loop: str) -> int:
+    """SIGTERM cancels the run like Ctrl-C does, so the cleanup (stopping the server,
+    dropping the PostgreSQL database) still happens."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await run(args, client_loop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,10 +403,13 @@ def main(argv: list[str] | None = None) -> int:
         pass
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            return runner.run(run(args, client_loop))
+            return runner.run(_run_until_signalled(args, client_loop))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (any server and database of the run were removed)", file=sys.stderr)
         return 130
+    except asyncio.CancelledError:
+        print("terminated (any server and database of the run were removed)", file=sys.stderr)
+        return 143
     except (api.BenchError, RuntimeError, OSError) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -43,6 +44,7 @@ class Target:
     database_version: str | None = None
     pid: int | None = None
     log_path: Path | None = None
+    postgres_database: str | None = None  # the run's own database, to account its CPU
     notes: list[str] = field(default_factory=list)
 
 
@@ -130,15 +132,21 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no server log)"
 
 
-def scan_log(path: Path) -> dict[str, object]:
-    """Count the server's log lines by level: at `warning` level any line is news."""
+# What `plaudit serve` prints on stdout at start; everything else at `warning` level is news.
+_BANNER = ("Application API:", "Admin API:")
+
+
+def scan_log(path: Path) -> dict[str, Any]:
+    """Count the server's log lines by level, leaving out the start-up banner."""
     levels: Counter[str] = Counter()
     first_problems: list[str] = []
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return {"lines": 0, "levels": {}, "first": []}
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [
+        line for line in text.splitlines() if line.strip() and not line.strip().startswith(_BANNER)
+    ]
     for line in lines:
         try:
             record = json.loads(line)
@@ -268,10 +276,63 @@ def process_tree_cpu_seconds(pid: int) -> float | None:
             if current == pid:
                 return None
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        total += _stat_cpu_seconds(stat, tick)
         todo.extend(_children(current))
     return total
+
+
+def _stat_cpu_seconds(stat: str, tick: int) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+
+def postgres_backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds per PostgreSQL backend connected to `database` (their process title
+    names it), so that a PostgreSQL run can show the database's share of the machine.
+
+    Per process, because backends come and go with the server's connection pool: compare
+    two snapshots with `cpu_delta`.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    needle = f" {database} ".encode()
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                title = fh.read(512)
+            if not title.startswith(b"postgres:") or needle not in title:
+                continue
+            with open(f"/proc/{entry}/stat") as fh:
+                found[int(entry)] = _stat_cpu_seconds(fh.read(), tick)
+        except OSError:
+            continue
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two snapshots by the processes alive at the second one (a backend
+    that exited in between is missed: an underestimate, never a negative figure)."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes of the machine have used since boot (/proc/stat), else None.
+
+    Subtracting the server's and the client's share leaves what other programs took during
+    a scenario: the sign of a machine that was not quiet enough to trust the figures.
+    """
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    values = [int(v) for v in fields[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 # --- lifecycle -------------------------------------------------------------------------------
@@ -299,6 +360,7 @@ async def managed_server(database: str, workers: int, pg_admin_url: str) -> Asyn
                 database_version=version,
                 pid=proc.pid,
                 log_path=log_path,
+                postgres_database=pg_name,
             )
         finally:
             await stop_server(proc)

@@ -60,6 +60,7 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(backend: str, folder: Path, **overrides: object) -> AsyncIterator[Stack]:
+    folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test folder, instant)
     url = await fresh_database(backend, folder)
     application = create_app(test_settings(url, **overrides))
     try:

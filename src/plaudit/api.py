@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import text
 from starlette.responses import Response
@@ -24,7 +24,7 @@ from plaudit.core.http import (
 )
 from plaudit.core.observability import render_metrics
 from plaudit.core.openapi import install_openapi
-from plaudit.core.ratelimit import RateLimitMiddleware
+from plaudit.core.ratelimit import RateLimitHeaders, enforce_rate_limit
 from plaudit.core.settings import Settings, get_settings
 from plaudit.jobs.worker import WorkerLoop
 from plaudit.runtime import Runtime
@@ -34,6 +34,7 @@ CONTRACT_VERSION = "1.27.0"
 
 def _sub_app(runtime: Runtime, *, title: str, description: str, admin: bool) -> FastAPI:
     app = FastAPI(
+        dependencies=[Depends(enforce_rate_limit)] if runtime.limiter is not None else [],
         title=title,
         description=description,
         version=CONTRACT_VERSION,
@@ -42,6 +43,7 @@ def _sub_app(runtime: Runtime, *, title: str, description: str, admin: bool) -> 
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.admin_api = admin
     routers = features.ADMIN_ROUTERS if admin else features.APPLICATION_ROUTERS
     for router in routers:
         app.include_router(router)
@@ -50,9 +52,7 @@ def _sub_app(runtime: Runtime, *, title: str, description: str, admin: bool) -> 
     install_error_handlers(app)
     install_openapi(app, title=title, description=description, version=CONTRACT_VERSION)
     if runtime.limiter is not None:
-        app.add_middleware(
-            RateLimitMiddleware, limiter=runtime.limiter, routes=app.router.routes, admin=admin
-        )
+        app.add_middleware(RateLimitHeaders)
     if not admin and runtime.settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -36,11 +36,9 @@ async def _counts(runtime: Runtime, scope_id: int) -> tuple[int, int, int, int]:
         )  # type: ignore[return-value]
 
 
-async def _total(
-    env: TestEnvironment, user: str, metric: str, expected: float, timeout: float = 15
-) -> None:
-    """Wait for the background worker to count a batch."""
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _total(env: TestEnvironment, user: str, metric: str, expected: float) -> None:
+    """Wait (up to 15 s) for the background worker to count a batch."""
+    deadline = asyncio.get_running_loop().time() + 15
     current = None
     while asyncio.get_running_loop().time() < deadline:
         response = await env.app.get(f"/users/{user}/metrics/{metric}")

@@ -11,13 +11,10 @@ import math
 import time
 from dataclasses import dataclass
 
-import orjson
-from fastapi.routing import APIRoute
+from fastapi import Request
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plaudit.core.errors import RateLimited
@@ -70,52 +67,38 @@ class RateLimiter:
         return tightest
 
 
-class RateLimitMiddleware:
-    """Counts each request against its endpoint's tier (matched like the router does)."""
+async def enforce_rate_limit(request: Request) -> None:
+    """Sub-app dependency: runs after routing, so it knows the endpoint's template."""
+    limiter: RateLimiter | None = request.app.state.runtime.limiter
+    if limiter is None:
+        return
+    admin: bool = request.app.state.admin_api
+    route = request.scope.get("route")
+    template = getattr(route, "path_format", None) or request.url.path
+    method = request.method
+    tier = 1 if admin or (method == "POST" and template in _TIER1_PATHS) else 2
+    outcome = await limiter.hit(tier, f"{'admin' if admin else 'app'}:{method}:{template}")
+    request.state.rate_limit_headers = outcome.headers()
 
-    def __init__(
-        self, app: ASGIApp, *, limiter: RateLimiter, routes: list[BaseRoute], admin: bool
-    ) -> None:
+
+class RateLimitHeaders:
+    """Adds the X-RateLimit-* headers that `enforce_rate_limit` left in the request state."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.limiter = limiter
-        self.routes = routes
-        self.admin = admin
-
-    def _endpoint(self, scope: Scope) -> tuple[int, str] | None:
-        for route in self.routes:
-            match, _ = route.matches(scope)
-            if match == Match.FULL and isinstance(route, APIRoute):
-                method = scope["method"]
-                tier = (
-                    1
-                    if self.admin or (method == "POST" and route.path_format in _TIER1_PATHS)
-                    else 2
-                )
-                api = "admin" if self.admin else "app"
-                return tier, f"{api}:{method}:{route.path_format}"
-        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self._endpoint(scope) if scope["type"] == "http" else None
-        if endpoint is None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        try:
-            outcome = await self.limiter.hit(*endpoint)
-        except RateLimited as exc:
-            body = orjson.dumps({"error": exc.message})
-            response = Response(
-                body, status_code=429, media_type="application/json", headers=exc.headers
-            )
-            await response(scope, receive, send)
-            return
-        extra = [
-            (name.lower().encode(), value.encode()) for name, value in outcome.headers().items()
-        ]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                extra = scope.get("state", {}).get("rate_limit_headers") or {}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((name.lower().encode(), value.encode()) for name, value in extra.items()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

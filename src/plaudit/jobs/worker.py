@@ -208,12 +208,17 @@ async def advance_test_clock(runtime: Runtime, target: dt.datetime) -> int:
 
 
 class WorkerLoop:
-    """Runs due jobs and sweeps until stopped (embedded in `serve`, or `plaudit worker`)."""
+    """Runs due jobs and sweeps until stopped (embedded in `serve`, or `plaudit worker`).
+
+    Stopping waits for the current iteration to finish: cancelling a task in the middle of
+    a database transaction would leave its connection in an unknown state.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="plaudit-worker")
@@ -221,8 +226,15 @@ class WorkerLoop:
     def wake(self) -> None:
         self._wake.set()
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace: float = 30.0) -> None:
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+        except TimeoutError:
+            log.warning("worker_stop_timeout", grace_seconds=grace)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -235,13 +247,13 @@ class WorkerLoop:
 
     async def run_forever(self) -> None:
         poll = self.runtime.settings.worker_poll_seconds
-        while True:
+        while not self._stopping:
             try:
                 work = await self.run_once()
             except Exception:
                 log.exception("worker_iteration_failed")
                 work = 0
-            if work == 0:
+            if work == 0 and not self._stopping:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=poll)
