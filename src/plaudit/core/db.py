@@ -162,3 +162,8 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.In
     if conn.dialect.name == "postgresql":
         return pg.insert(table)
     return sqlite.insert(table)
+
+
+def insert_for(dialect: str, table: Table) -> pg.Insert | sqlite.Insert:
+    """Like `dialect_insert`, for statements built once per dialect and cached."""
+    return pg.insert(table) if dialect == "postgresql" else sqlite.insert(table)

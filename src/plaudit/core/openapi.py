@@ -78,3 +78,20 @@ def install_openapi(app: FastAPI, *, title: str, description: str, version: str)
         return document
 
     app.openapi = build  # type: ignore[method-assign]
+
+
+def header(name: str, description: str, *, max_length: int | None = None) -> dict[str, Any]:
+    """An optional header parameter, for operations that read their headers themselves."""
+    schema: dict[str, Any] = {"type": "string"}
+    if max_length:
+        schema.update(minLength=1, maxLength=max_length)
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+API_KEY_SECURITY: list[dict[str, list[str]]] = [{"ApiKeyAuth": []}]

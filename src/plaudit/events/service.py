@@ -13,12 +13,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
-from plaudit.core.db import dialect_insert
+from plaudit.core.db import insert_for
 from plaudit.core.errors import Unprocessable
 from plaudit.core.ids import new_id
 from plaudit.events.tables import events
@@ -73,16 +76,8 @@ async def record(
         )
     inserted: set[uuid.UUID] = set()
     if rows:
-        stmt = (
-            dialect_insert(conn, events)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=["user_pk", "metric_id", "idempotency_key"],
-                index_where=text("idempotency_key IS NOT NULL"),
-            )
-            .returning(events.c.id)
-        )
-        inserted = set((await conn.execute(stmt)).scalars())
+        result = await conn.execute(_record_statement(conn.dialect.name), rows)
+        inserted = set(result.scalars())
     return [
         Recorded(event_id, replayed=False)
         if event_id in inserted
@@ -132,17 +127,8 @@ async def add_to_totals(
             summed.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))
         )
     ]
-    insert = dialect_insert(conn, metric_totals).values(rows)
-    stmt = insert.on_conflict_do_update(
-        index_elements=["user_pk", "metric_id"],
-        set_={
-            "total": metric_totals.c.total + insert.excluded.total,
-            "event_count": metric_totals.c.event_count + insert.excluded.event_count,
-            "last_event_at": insert.excluded.last_event_at,
-        },
-    ).returning(metric_totals.c.user_pk, metric_totals.c.metric_id, metric_totals.c.total)
     try:
-        result = await conn.execute(stmt)
+        result = await conn.execute(_totals_statement(conn.dialect.name), rows)
     except DBAPIError as exc:
         if "out of range" in str(exc.orig).lower():
             raise _total_out_of_range() from None
@@ -153,6 +139,33 @@ async def add_to_totals(
             raise _total_out_of_range()
         totals[(row.user_pk, row.metric_id)] = row.total
     return totals
+
+
+# Statements are built once per dialect: SQLAlchemy then reuses their compiled form, and
+# a batch of rows goes out as one multi-row statement ("insertmanyvalues").
+@cache
+def _record_statement(dialect: str) -> ReturningInsert[Any]:
+    return (
+        insert_for(dialect, events)
+        .on_conflict_do_nothing(
+            index_elements=["user_pk", "metric_id", "idempotency_key"],
+            index_where=text("idempotency_key IS NOT NULL"),
+        )
+        .returning(events.c.id)
+    )
+
+
+@cache
+def _totals_statement(dialect: str) -> ReturningInsert[tuple[int, uuid.UUID, int]]:
+    insert = insert_for(dialect, metric_totals)
+    return insert.on_conflict_do_update(
+        index_elements=["user_pk", "metric_id"],
+        set_={
+            "total": metric_totals.c.total + insert.excluded.total,
+            "event_count": metric_totals.c.event_count + insert.excluded.event_count,
+            "last_event_at": insert.excluded.last_event_at,
+        },
+    ).returning(metric_totals.c.user_pk, metric_totals.c.metric_id, metric_totals.c.total)
 
 
 def _total_out_of_range() -> Unprocessable:

@@ -12,12 +12,14 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import ReturningInsert
 
-from plaudit.core.db import dialect_insert
+from plaudit.core.db import insert_for
 from plaudit.core.errors import NotFound, Unprocessable
 from plaudit.platform.config import ScopeConfig
 from plaudit.users import rules
@@ -107,18 +109,26 @@ async def get(conn: AsyncConnection, scope_id: int, user_id: str) -> UserState:
     return state
 
 
+@cache
+def _lock_statement(dialect: str) -> Select[Any]:
+    query = (
+        select(*_COLUMNS)
+        .where(
+            users.c.scope_id == bindparam("scope_id"),
+            users.c.id.in_(bindparam("ids", expanding=True)),
+        )
+        .order_by(users.c.id)
+    )
+    return query.with_for_update(of=users) if dialect == "postgresql" else query
+
+
 async def lock(
     conn: AsyncConnection, scope_id: int, user_ids: Iterable[str]
 ) -> dict[str, UserState]:
-    ids = sorted(set(user_ids))
-    query = (
-        select(*_COLUMNS)
-        .where(users.c.scope_id == scope_id, users.c.id.in_(ids))
-        .order_by(users.c.id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(of=users)
-    return {row.id: _state(row) for row in await conn.execute(query)}
+    """Load and lock users (`FOR UPDATE`, in id order so batches cannot deadlock)."""
+    params = {"scope_id": scope_id, "ids": sorted(set(user_ids))}
+    rows = await conn.execute(_lock_statement(conn.dialect.name), params)
+    return {row.id: _state(row) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,28 +203,49 @@ async def _insert_new(
         }
         for state in states
     ]
-    stmt = (
-        dialect_insert(conn, users)
-        .values(rows)
+    return {
+        row.id: row.pk for row in await conn.execute(_insert_statement(conn.dialect.name), rows)
+    }
+
+
+@cache
+def _insert_statement(dialect: str) -> ReturningInsert[Any]:
+    return (
+        insert_for(dialect, users)
         .on_conflict_do_nothing(index_elements=["scope_id", "id"])
         .returning(users.c.id, users.c.pk)
     )
-    return {row.id: row.pk for row in await conn.execute(stmt)}
+
+
+_UPDATE = (
+    update(users)
+    .where(users.c.pk == bindparam("b_pk"))
+    .values(
+        {
+            name: bindparam(f"b_{name}")
+            for name in (
+                "name",
+                "email",
+                "tz",
+                "device_tokens",
+                "subscribe_to_emails",
+                "attributes",
+                "sign_up_date",
+                "updated",
+            )
+        }
+    )
+)
 
 
 async def _update_changed(conn: AsyncConnection, states: list[UserState]) -> None:
     if not states:
         return
-    stmt = (
-        update(users)
-        .where(users.c.pk == bindparam("b_pk"))
-        .values({name: bindparam(f"b_{name}") for name in _row_values(states[0])})
-    )
     params = [
         {"b_pk": state.pk, **{f"b_{name}": value for name, value in _row_values(state).items()}}
         for state in states
     ]
-    await conn.execute(stmt, params)
+    await conn.execute(_UPDATE, params)
 
 
 async def create_one(
