@@ -101,7 +101,7 @@ async def process(
         assert pk is not None
         return pk
 
-    recorded = await store.record(
+    recorded, totals = await store.record_and_add(
         conn,
         config.scope_id,
         [
@@ -112,12 +112,6 @@ async def process(
         ],
         now,
     )
-    counted = [
-        (pk_of(item), item.metric.id, item.value)
-        for item, result in zip(inputs, recorded, strict=True)
-        if not result.replayed
-    ]
-    totals = await store.add_to_totals(conn, config.scope_id, counted, now)
 
     # Running total after each recorded event: walk backwards from the new total.
     after: dict[tuple[int, uuid.UUID], int] = dict(totals)

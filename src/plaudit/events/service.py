@@ -13,16 +13,17 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import BigInteger, bindparam, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
+from plaudit.core import fastsql
 from plaudit.core.db import insert_for
 from plaudit.core.errors import Unprocessable
+from plaudit.core.fastsql import FastStatement
 from plaudit.core.ids import new_id
 from plaudit.events.tables import events
 from plaudit.metrics.rules import MAX_VALUE
@@ -76,8 +77,7 @@ async def record(
         )
     inserted: set[uuid.UUID] = set()
     if rows:
-        result = await conn.execute(_record_statement(conn.dialect.name), rows)
-        inserted = set(result.scalars())
+        inserted = {row["id"] for row in await fastsql.fetch_rows(conn, _RECORD, rows)}
     return [
         Recorded(event_id, replayed=False)
         if event_id in inserted
@@ -128,24 +128,22 @@ async def add_to_totals(
         )
     ]
     try:
-        result = await conn.execute(_totals_statement(conn.dialect.name), rows)
+        result = await fastsql.fetch_rows(conn, _TOTALS, rows)
     except DBAPIError as exc:
         if "out of range" in str(exc.orig).lower():
             raise _total_out_of_range() from None
         raise
     totals: dict[tuple[int, uuid.UUID], int] = {}
     for row in result:
-        if not isinstance(row.total, int):  # SQLite turns an overflowing sum into a float
+        if not isinstance(row["total"], int):  # SQLite turns an overflowing sum into a float
             raise _total_out_of_range()
-        totals[(row.user_pk, row.metric_id)] = row.total
+        totals[(row["user_pk"], row["metric_id"])] = row["total"]
     return totals
 
 
-# Statements are built once per dialect: SQLAlchemy then reuses their compiled form, and
-# a batch of rows goes out as one multi-row statement ("insertmanyvalues").
-@cache
-def _record_statement(dialect: str) -> ReturningInsert[Any]:
-    return (
+# Built once per dialect; on PostgreSQL a single event takes the fast path (core/fastsql).
+_RECORD = FastStatement(
+    lambda dialect: (
         insert_for(dialect, events)
         .on_conflict_do_nothing(
             index_elements=["user_pk", "metric_id", "idempotency_key"],
@@ -153,10 +151,10 @@ def _record_statement(dialect: str) -> ReturningInsert[Any]:
         )
         .returning(events.c.id)
     )
+)
 
 
-@cache
-def _totals_statement(dialect: str) -> ReturningInsert[tuple[int, uuid.UUID, int]]:
+def _build_totals(dialect: str) -> ReturningInsert[Any]:
     insert = insert_for(dialect, metric_totals)
     return insert.on_conflict_do_update(
         index_elements=["user_pk", "metric_id"],
@@ -166,6 +164,117 @@ def _totals_statement(dialect: str) -> ReturningInsert[tuple[int, uuid.UUID, int
             "last_event_at": insert.excluded.last_event_at,
         },
     ).returning(metric_totals.c.user_pk, metric_totals.c.metric_id, metric_totals.c.total)
+
+
+_TOTALS = FastStatement(_build_totals)
+
+
+_EVENT_COLUMNS = (
+    "id",
+    "scope_id",
+    "user_pk",
+    "metric_id",
+    "value",
+    "attributes",
+    "idempotency_key",
+    "created",
+)
+
+
+def _build_record_and_add(dialect: str) -> ReturningInsert[Any]:
+    """PostgreSQL: insert one event and add it to its total in one statement.
+
+    The insert is a data-modifying CTE; when it is skipped (an idempotent replay) nothing
+    reaches the totals and no row comes back.
+    """
+    recorded = (
+        insert_for(dialect, events)
+        .values({name: bindparam(name, type_=events.c[name].type) for name in _EVENT_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=["user_pk", "metric_id", "idempotency_key"],
+            index_where=text("idempotency_key IS NOT NULL"),
+        )
+        .returning(
+            events.c.id,
+            events.c.scope_id,
+            events.c.user_pk,
+            events.c.metric_id,
+            events.c.value,
+            events.c.created,
+        )
+        .cte("recorded")
+    )
+    add = insert_for(dialect, metric_totals).from_select(
+        [
+            "user_pk",
+            "metric_id",
+            "scope_id",
+            "total",
+            "event_count",
+            "first_event_at",
+            "last_event_at",
+        ],
+        select(
+            recorded.c.user_pk,
+            recorded.c.metric_id,
+            recorded.c.scope_id,
+            recorded.c.value,
+            literal_column("1", BigInteger),
+            recorded.c.created,
+            recorded.c.created,
+        ),
+    )
+    return add.on_conflict_do_update(
+        index_elements=["user_pk", "metric_id"],
+        set_={
+            "total": metric_totals.c.total + add.excluded.total,
+            "event_count": metric_totals.c.event_count + add.excluded.event_count,
+            "last_event_at": add.excluded.last_event_at,
+        },
+    ).returning(metric_totals.c.total, select(recorded.c.id).scalar_subquery().label("event_id"))
+
+
+_RECORD_AND_ADD = FastStatement(_build_record_and_add)
+
+
+async def record_and_add(
+    conn: AsyncConnection, scope_id: int, new_events: Sequence[NewEvent], now: dt.datetime
+) -> tuple[list[Recorded], dict[tuple[int, uuid.UUID], int]]:
+    """Record the events that are not replays and add them to the totals.
+
+    Returns what happened to each event (in input order) and the new total of every
+    (user_pk, metric_id) that changed.
+    """
+    if conn.dialect.name == "postgresql" and len(new_events) == 1:
+        event = new_events[0]
+        params = {
+            "id": new_id(),
+            "scope_id": scope_id,
+            "user_pk": event.user_pk,
+            "metric_id": event.metric_id,
+            "value": event.value,
+            "attributes": event.attributes or None,
+            "idempotency_key": event.idempotency_key,
+            "created": now,
+        }
+        try:
+            rows = await fastsql.fetch(conn, _RECORD_AND_ADD, params)
+        except DBAPIError as exc:
+            if "out of range" in str(exc.orig).lower():
+                raise _total_out_of_range() from None
+            raise
+        if not rows:
+            return [Recorded(None, replayed=True)], {}
+        return [Recorded(rows[0]["event_id"], replayed=False)], {
+            (event.user_pk, event.metric_id): rows[0]["total"]
+        }
+    recorded = await record(conn, scope_id, new_events, now)
+    counted = [
+        (event.user_pk, event.metric_id, event.value)
+        for event, result in zip(new_events, recorded, strict=True)
+        if not result.replayed
+    ]
+    return recorded, await add_to_totals(conn, scope_id, counted, now)
 
 
 def _total_out_of_range() -> Unprocessable:

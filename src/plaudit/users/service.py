@@ -12,15 +12,16 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select, update
+from sqlalchemy import Select, String, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.dml import ReturningInsert
 
+from plaudit.core import fastsql
 from plaudit.core.db import insert_for
 from plaudit.core.errors import NotFound, Unprocessable
+from plaudit.core.fastsql import FastStatement
 from plaudit.platform.config import ScopeConfig
 from plaudit.users import rules
 from plaudit.users.rules import UserState
@@ -45,18 +46,18 @@ _COLUMNS = (
 
 def _state(row: Any) -> UserState:
     return UserState(
-        id=row.id,
-        name=row.name,
-        email=row.email,
-        tz=row.tz,
-        device_tokens=tuple(row.device_tokens) if row.device_tokens else None,
-        subscribe_to_emails=row.subscribe_to_emails,
-        attributes=dict(row.attributes or {}),
-        control=row.control,
-        sign_up_date=row.sign_up_date,
-        created=row.created,
-        updated=row.updated,
-        pk=row.pk,
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        tz=row["tz"],
+        device_tokens=tuple(row["device_tokens"]) if row["device_tokens"] else None,
+        subscribe_to_emails=row["subscribe_to_emails"],
+        attributes=dict(row["attributes"] or {}),
+        control=row["control"],
+        sign_up_date=row["sign_up_date"],
+        created=row["created"],
+        updated=row["updated"],
+        pk=row["pk"],
     )
 
 
@@ -90,11 +91,8 @@ def _row_values(state: UserState) -> dict[str, Any]:
 
 
 async def find(conn: AsyncConnection, scope_id: int, user_id: str) -> UserState | None:
-    row = (
-        await conn.execute(
-            select(*_COLUMNS).where(users.c.scope_id == scope_id, users.c.id == user_id)
-        )
-    ).first()
+    query = select(*_COLUMNS).where(users.c.scope_id == scope_id, users.c.id == user_id)
+    row = (await conn.execute(query)).mappings().first()
     return _state(row) if row else None
 
 
@@ -109,26 +107,27 @@ async def get(conn: AsyncConnection, scope_id: int, user_id: str) -> UserState:
     return state
 
 
-@cache
-def _lock_statement(dialect: str) -> Select[Any]:
+def _build_lock(dialect: str) -> Select[Any]:
+    ids = (
+        users.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+        if dialect == "postgresql"
+        else users.c.id.in_(bindparam("ids", expanding=True))
+    )
     query = (
-        select(*_COLUMNS)
-        .where(
-            users.c.scope_id == bindparam("scope_id"),
-            users.c.id.in_(bindparam("ids", expanding=True)),
-        )
-        .order_by(users.c.id)
+        select(*_COLUMNS).where(users.c.scope_id == bindparam("scope_id"), ids).order_by(users.c.id)
     )
     return query.with_for_update(of=users) if dialect == "postgresql" else query
+
+
+_LOCK = FastStatement(_build_lock)
 
 
 async def lock(
     conn: AsyncConnection, scope_id: int, user_ids: Iterable[str]
 ) -> dict[str, UserState]:
     """Load and lock users (`FOR UPDATE`, in id order so batches cannot deadlock)."""
-    params = {"scope_id": scope_id, "ids": sorted(set(user_ids))}
-    rows = await conn.execute(_lock_statement(conn.dialect.name), params)
-    return {row.id: _state(row) for row in rows}
+    rows = await fastsql.fetch(conn, _LOCK, {"scope_id": scope_id, "ids": sorted(set(user_ids))})
+    return {row["id"]: _state(row) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,18 +202,16 @@ async def _insert_new(
         }
         for state in states
     ]
-    return {
-        row.id: row.pk for row in await conn.execute(_insert_statement(conn.dialect.name), rows)
-    }
+    return {row["id"]: row["pk"] for row in await fastsql.fetch_rows(conn, _INSERT, rows)}
 
 
-@cache
-def _insert_statement(dialect: str) -> ReturningInsert[Any]:
-    return (
+_INSERT = FastStatement(
+    lambda dialect: (
         insert_for(dialect, users)
         .on_conflict_do_nothing(index_elements=["scope_id", "id"])
         .returning(users.c.id, users.c.pk)
     )
+)
 
 
 _UPDATE = (
