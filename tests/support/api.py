@@ -11,7 +11,8 @@ from sqlalchemy import insert
 
 from plaudit.core.clock import utcnow
 from plaudit.platform.api_keys import insert_admin_key
-from plaudit.platform.tables import environments, scopes
+from plaudit.platform.tables import environments
+from plaudit.platform.tenants import insert_scope
 from plaudit.runtime import Runtime
 from tests.support.contract import check_response, check_sdk_only
 
@@ -121,19 +122,7 @@ async def make_environment(runtime: Runtime, http: httpx.AsyncClient) -> TestEnv
                 updated=now,
             )
         )
-        scope_id = (
-            await conn.execute(
-                insert(scopes)
-                .values(
-                    environment_id=env_id,
-                    tenant_id=None,
-                    config_version=1,
-                    settings={},
-                    created=now,
-                )
-                .returning(scopes.c.id)
-            )
-        ).scalar_one()
+        scope_id = await insert_scope(conn, env_id, None, now)
         _row, admin_key = await insert_admin_key(conn, env_id, "tests", now)
     headers = {"X-API-KEY": admin_key}
     return TestEnvironment(

@@ -47,11 +47,24 @@ class Recorded:
     replayed: bool
 
 
+def _event_row(event: NewEvent, scope_id: int, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "scope_id": scope_id,
+        "user_pk": event.user_pk,
+        "metric_id": event.metric_id,
+        "value": event.value,
+        "attributes": event.attributes or None,
+        "idempotency_key": event.idempotency_key,
+        "created": now,
+    }
+
+
 async def record(
     conn: AsyncConnection, scope_id: int, new_events: Sequence[NewEvent], now: dt.datetime
 ) -> list[Recorded]:
     """Insert the events that are not replays; results are in input order."""
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     seen_keys: set[tuple[int, uuid.UUID, str]] = set()
     planned: list[uuid.UUID | None] = []
     for event in new_events:
@@ -61,20 +74,9 @@ async def record(
                 planned.append(None)
                 continue
             seen_keys.add(identity)
-        event_id = new_id()
-        planned.append(event_id)
-        rows.append(
-            {
-                "id": event_id,
-                "scope_id": scope_id,
-                "user_pk": event.user_pk,
-                "metric_id": event.metric_id,
-                "value": event.value,
-                "attributes": event.attributes or None,
-                "idempotency_key": event.idempotency_key,
-                "created": now,
-            }
-        )
+        row = _event_row(event, scope_id, now)
+        planned.append(row["id"])
+        rows.append(row)
     inserted: set[uuid.UUID] = set()
     if rows:
         inserted = {row["id"] for row in await fastsql.fetch_rows(conn, _RECORD, rows)}
@@ -247,18 +249,8 @@ async def record_and_add(
     """
     if conn.dialect.name == "postgresql" and len(new_events) == 1:
         event = new_events[0]
-        params = {
-            "id": new_id(),
-            "scope_id": scope_id,
-            "user_pk": event.user_pk,
-            "metric_id": event.metric_id,
-            "value": event.value,
-            "attributes": event.attributes or None,
-            "idempotency_key": event.idempotency_key,
-            "created": now,
-        }
         try:
-            rows = await fastsql.fetch(conn, _RECORD_AND_ADD, params)
+            rows = await fastsql.fetch(conn, _RECORD_AND_ADD, _event_row(event, scope_id, now))
         except DBAPIError as exc:
             if "out of range" in str(exc.orig).lower():
                 raise _total_out_of_range() from None

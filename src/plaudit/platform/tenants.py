@@ -19,6 +19,26 @@ from plaudit.platform.schemas import AdminTenant, CreateTenantRequestItem, Updat
 from plaudit.platform.tables import scopes, tenants
 
 
+async def insert_scope(
+    conn: AsyncConnection, environment_id: uuid.UUID, tenant_id: uuid.UUID | None, now: dt.datetime
+) -> int:
+    """A new, empty scope: an environment's own (no tenant) or a tenant's."""
+    scope_id: int = (
+        await conn.execute(
+            insert(scopes)
+            .values(
+                environment_id=environment_id,
+                tenant_id=tenant_id,
+                config_version=1,
+                settings={},
+                created=now,
+            )
+            .returning(scopes.c.id)
+        )
+    ).scalar_one()
+    return scope_id
+
+
 def to_wire(row: Row[Any]) -> AdminTenant:
     return AdminTenant(
         id=str(row.id),
@@ -98,19 +118,7 @@ async def create(
         tenant_id = new_id()
         try:
             async with conn.begin_nested():
-                scope_id = (
-                    await conn.execute(
-                        insert(scopes)
-                        .values(
-                            environment_id=environment_id,
-                            tenant_id=tenant_id,
-                            config_version=1,
-                            settings={},
-                            created=now,
-                        )
-                        .returning(scopes.c.id)
-                    )
-                ).scalar_one()
+                scope_id = await insert_scope(conn, environment_id, tenant_id, now)
                 await conn.execute(
                     insert(tenants).values(
                         id=tenant_id,
