@@ -143,5 +143,5 @@ async def scope_config(
 
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")]
-Skip = Annotated[int, Query(ge=0, description="Items to skip.")]
+Skip = Annotated[int, Query(ge=0, le=1_000_000_000, description="Items to skip.")]
 Ids = Annotated[list[str] | None, Query(description="UUIDs, repeated or comma-separated.")]

@@ -165,9 +165,18 @@ async def test_an_overflowing_event_for_a_new_user_leaves_nothing_behind(
     env: TestEnvironment, runtime: Runtime
 ) -> None:
     await env.metric("lessons")
-    await env.event("lessons", "ada", 9e12)
+    await env.event("lessons", "ada", 4e12)
     before = await _counts(runtime, env.scope_id)
-    response = await env.event("lessons", {"id": "ada", "name": "Changed"}, 9e12)
+    response = await env.event("lessons", {"id": "ada", "name": "Changed"}, 4e12)
     assert response.status_code == 422
     assert await _counts(runtime, env.scope_id) == before
     assert (await env.app.get("/users/ada")).json()["name"] is None
+
+
+async def test_a_batch_item_that_would_push_a_total_out_of_range_is_skipped(
+    env: TestEnvironment,
+) -> None:
+    await env.metric("lessons")
+    batch = [_event("lessons", "ada", v) for v in (4e12, 4e12, -4e12, 5)]
+    assert (await env.admin.post("/metrics/events", json=batch)).status_code == 202
+    await _total(env, "ada", "lessons", 5)  # the second item (8e12) was refused alone

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from plaudit.core.schemas import AdminIssue, ApiModel
+from plaudit.core.schemas import AdminIssue, ApiModel, RequestModel
 
 KEY_PATTERN = r"^[a-zA-Z\d_-]+$"
 ResourceKey = Annotated[str, Field(min_length=1, max_length=255, pattern=KEY_PATTERN)]
@@ -20,13 +20,13 @@ class AdminAttribute(ApiModel):
     type: AttributeType
 
 
-class CreateAttributeRequestItem(ApiModel):
+class CreateAttributeRequestItem(RequestModel):
     name: str = Field(min_length=1, max_length=255)
     key: ResourceKey
     type: AttributeType
 
 
-class UpdateAttributeRequestItem(ApiModel):
+class UpdateAttributeRequestItem(RequestModel):
     id: str
     name: str | None = Field(None, min_length=1, max_length=255)
 

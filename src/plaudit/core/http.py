@@ -107,7 +107,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error.status_code, error.message)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not decode the body at all
+            error = schema_error(request, "Invalid request: request body is not valid JSON")
+            return error_response(error.status_code, error.message)
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = "No such endpoint"
@@ -157,6 +160,12 @@ class RequestContextMiddleware:
         path: str = scope["path"]
         limit = self.max_batch_body if path.endswith("/metrics/events") else self.max_body
         status = 500
+
+        if "\x00" in path or b"%00" in scope.get("query_string", b""):
+            response = error_response(422, "The request path or query contains a NUL character")
+            await response(scope, receive, send)
+            self._finish(scope, 422, started, request_id)
+            return
 
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

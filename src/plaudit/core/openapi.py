@@ -57,23 +57,25 @@ def install_openapi(app: FastAPI, *, title: str, description: str, version: str)
             servers=app.servers or None,
         )
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
-        for name, definition in _EXTRA.items():
-            schemas.setdefault(name, definition)
         # Schema violations are answered by our own handlers with `{"error"}`, never with
         # FastAPI's validation shape, so drop the generated 422 models it would document.
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
+        error = {
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}}
+        }
         for path in document.get("paths", {}).values():
             for operation in path.values():
-                responses = operation.get("responses", {})
+                responses = operation.setdefault("responses", {})
                 unprocessable = responses.get("422")
                 if unprocessable and "HTTPValidationError" in str(unprocessable):
-                    responses["422"] = {
-                        "description": "Well-formed but not acceptable",
-                        "content": {
-                            "application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}
-                        },
-                    }
+                    responses["422"] = {"description": "Well-formed but not acceptable", **error}
+                # Any operation can meet an unknown Tenant-ID or an oversized body.
+                responses.setdefault(
+                    "404", {"description": "Not found (or unknown Tenant-ID)", **error}
+                )
+                responses.setdefault("413", {"description": "Request body too large", **error})
+        _add_referenced(schemas, document)
         app.openapi_schema = document
         return document
 
@@ -95,3 +97,28 @@ def header(name: str, description: str, *, max_length: int | None = None) -> dic
 
 
 API_KEY_SECURITY: list[dict[str, list[str]]] = [{"ApiKeyAuth": []}]
+
+
+def _add_referenced(schemas: dict[str, Any], document: dict[str, Any]) -> None:
+    """Copy into `schemas` the registered definitions this document refers to, transitively."""
+    pending = list(_refs(document))
+    while pending:
+        name = pending.pop()
+        if name in schemas or name not in _EXTRA:
+            continue
+        schemas[name] = _EXTRA[name]
+        pending.extend(_refs(_EXTRA[name]))
+
+
+def _refs(node: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            found.append(ref.rsplit("/", 1)[1])
+        for value in node.values():
+            found.extend(_refs(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_refs(value))
+    return found

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, Strict
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, Strict, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -47,6 +47,37 @@ class ApiModel(BaseModel):
         serialize_by_alias=True,
         extra="ignore",
     )
+
+
+def _find_nul(value: Any, where: str) -> str | None:
+    if isinstance(value, str):
+        return where if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_nul(key, where) or _find_nul(
+                item, f"{where}.{key}" if where else str(key)
+            )
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_nul(item, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+class RequestModel(ApiModel):
+    """Request bodies: NUL characters are refused everywhere, on both databases alike
+    (PostgreSQL cannot store them in text or JSON)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        where = _find_nul(data, "")
+        if where is not None:
+            raise ValueError(f"{where or 'a key'} contains a NUL character, which is not allowed")
+        return data
 
 
 class ErrorBody(BaseModel):

@@ -27,7 +27,7 @@ from plaudit.core import observability
 from plaudit.core.errors import Unprocessable
 from plaudit.events import service as store
 from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
-from plaudit.metrics.rules import ValueOutOfRange, from_micro, to_micro
+from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key
 from plaudit.platform.config import MetricConfig, ScopeConfig
 from plaudit.users import service as users
@@ -120,6 +120,8 @@ async def process(
         if recorded[index].replayed:
             continue
         pair = (pk_of(inputs[index]), inputs[index].metric.id)
+        if abs(after[pair]) > MAX_MICRO:  # a batch may pass through an out-of-range total
+            raise Unprocessable(f"The metric total would leave the supported range of ±{MAX_VALUE}")
         running_totals[index] = after[pair]
         after[pair] -= inputs[index].value
 

@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field, StrictStr
 
-from plaudit.core.schemas import ApiModel, Date, Number, StrictNumber, omit_none
+from plaudit.core.schemas import ApiModel, Date, Number, RequestModel, StrictNumber, omit_none
 from plaudit.users.schemas import UpsertedUser
 
 Frequency = Literal["daily", "weekly", "monthly"]
 
 
-class MetricEventRequest(ApiModel):
+class MetricEventRequest(RequestModel):
     user: UpsertedUser = Field(description="The user who did it; created or updated inline.")
     value: StrictNumber = Field(
         description="Added to the user's total (may be negative or decimal)."
@@ -22,7 +22,7 @@ class MetricEventRequest(ApiModel):
     )
 
 
-class BatchMetricEvent(ApiModel):
+class BatchMetricEvent(RequestModel):
     key: StrictStr = Field(min_length=1, description="Key of the metric.")
     user: UpsertedUser
     value: StrictNumber

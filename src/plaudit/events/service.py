@@ -26,7 +26,7 @@ from plaudit.core.errors import Unprocessable
 from plaudit.core.fastsql import FastStatement
 from plaudit.core.ids import new_id
 from plaudit.events.tables import events
-from plaudit.metrics.rules import MAX_VALUE
+from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE
 from plaudit.metrics.tables import metric_totals
 
 
@@ -115,6 +115,8 @@ async def add_to_totals(
         pair[1] += 1
     if not summed:
         return {}
+    if any(abs(value) > 2 * MAX_MICRO for value, _count in summed.values()):
+        raise _total_out_of_range()  # no stored total could absorb it and stay in range
     rows = [
         {
             "user_pk": user_pk,
@@ -137,9 +139,7 @@ async def add_to_totals(
         raise
     totals: dict[tuple[int, uuid.UUID], int] = {}
     for row in result:
-        if not isinstance(row["total"], int):  # SQLite turns an overflowing sum into a float
-            raise _total_out_of_range()
-        totals[(row["user_pk"], row["metric_id"])] = row["total"]
+        totals[(row["user_pk"], row["metric_id"])] = _in_range(row["total"])
     return totals
 
 
@@ -258,7 +258,7 @@ async def record_and_add(
         if not rows:
             return [Recorded(None, replayed=True)], {}
         return [Recorded(rows[0]["event_id"], replayed=False)], {
-            (event.user_pk, event.metric_id): rows[0]["total"]
+            (event.user_pk, event.metric_id): _in_range(rows[0]["total"])
         }
     recorded = await record(conn, scope_id, new_events, now)
     counted = [
@@ -267,6 +267,13 @@ async def record_and_add(
         if not result.replayed
     ]
     return recorded, await add_to_totals(conn, scope_id, counted, now)
+
+
+def _in_range(total: object) -> int:
+    # SQLite turns an overflowing integer sum into a float instead of failing.
+    if not isinstance(total, int) or abs(total) > MAX_MICRO:
+        raise _total_out_of_range()
+    return total
 
 
 def _total_out_of_range() -> Unprocessable:

@@ -13,8 +13,9 @@ from plaudit.core.periods import Unit, add_periods
 # Values are stored in millionths: exact sums, independent of the order events commit in.
 SCALE = 1_000_000
 _SCALE_EXPONENT = 6
-# Largest magnitude a stored value or total may reach (the range of a 64-bit integer).
-MAX_MICRO = 2**63 - 1
+# Largest magnitude a value or a total may reach. Half the 64-bit range, so that the sum
+# of any run of one user's events (a difference of two totals) still fits in 64 bits.
+MAX_MICRO = 2**62 - 1
 MAX_VALUE = MAX_MICRO // SCALE
 
 ISO_4217 = frozenset(

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from plaudit.attributes.schemas import ResourceKey
-from plaudit.core.schemas import AdminIssue, ApiModel, Date, Number
+from plaudit.core.schemas import AdminIssue, ApiModel, Date, Number, RequestModel
 
 UnitType = Literal["number", "currency"]
 MetricStatus = Literal["active", "archived"]
@@ -22,14 +22,14 @@ class CreatedMetric(ApiModel):
     status: MetricStatus
 
 
-class CreateMetricRequestItem(ApiModel):
+class CreateMetricRequestItem(RequestModel):
     name: str = Field(min_length=1, max_length=255)
     key: ResourceKey
     unit_type: UnitType = "number"
     units: str | None = Field(None, max_length=64)
 
 
-class UpdateMetricRequestItem(ApiModel):
+class UpdateMetricRequestItem(RequestModel):
     id: str
     name: str | None = Field(None, min_length=1, max_length=255)
     unit_type: UnitType | None = None

@@ -33,6 +33,9 @@ KEY_TAKEN = "Key already in use by another metric"
 Aggregation = Literal["daily", "weekly", "monthly"]
 _UNITS: dict[str, Unit] = {"daily": "day", "weekly": "week", "monthly": "month"}
 MAX_SUMMARY_DAYS = 400
+# Periods, time zones and the day after a range must stay inside Python's calendar.
+SUMMARY_FIRST_DAY = dt.date(2, 1, 1)
+SUMMARY_LAST_DAY = dt.date(9998, 12, 31)
 
 
 def to_wire(row: Row[Any]) -> CreatedMetric:
@@ -205,6 +208,12 @@ async def event_summary(
     start: dt.date,
     end: dt.date,
 ) -> list[EventSummaryItem]:
+    for name, day in (("startDate", start), ("endDate", end)):
+        if not SUMMARY_FIRST_DAY <= day <= SUMMARY_LAST_DAY:
+            raise Unprocessable(
+                f"{name} {day.isoformat()} is outside the supported range "
+                f"{SUMMARY_FIRST_DAY.isoformat()} to {SUMMARY_LAST_DAY.isoformat()}"
+            )
     if start > end:
         raise Unprocessable("startDate must not be after endDate")
     if (end - start).days > MAX_SUMMARY_DAYS:

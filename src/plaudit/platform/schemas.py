@@ -12,6 +12,7 @@ from plaudit.core.schemas import (
     AdminIssue,
     ApiModel,
     DeletedResource,
+    RequestModel,
     StrictInt,
     Timestamp,
     omit_none,
@@ -97,7 +98,7 @@ class ExperimentationPatch(ApiModel):
     user_activation_window: StrictInt | None = Field(None, ge=3, le=30)
 
 
-class UpdateAdminSettingsRequest(ApiModel):
+class UpdateAdminSettingsRequest(RequestModel):
     branding: BrandingPatch | None = None
     experimentation: ExperimentationPatch | None = None
     aggregation_period: AggregationPeriod | None = None
@@ -120,12 +121,12 @@ class AdminTenant(ApiModel):
     updated: Timestamp
 
 
-class CreateTenantRequestItem(ApiModel):
+class CreateTenantRequestItem(RequestModel):
     customer_id: str = Field(min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
 
 
-class UpdateTenantRequestItem(ApiModel):
+class UpdateTenantRequestItem(RequestModel):
     id: str
     customer_id: str | None = Field(None, min_length=1, max_length=255)
     name: str | None = Field(None, min_length=1, max_length=255)
@@ -146,7 +147,7 @@ class DeleteResponse(ApiModel):
     issues: list[AdminIssue]
 
 
-class CreateApplicationKeyRequestItem(ApiModel):
+class CreateApplicationKeyRequestItem(RequestModel):
     user_id: str = Field(min_length=1, max_length=255)
 
 
@@ -174,11 +175,11 @@ class AdminApiKey(ApiModel):
     )
 
 
-class CreateApiKeyRequestItem(ApiModel):
+class CreateApiKeyRequestItem(RequestModel):
     name: str = Field(min_length=1, max_length=255)
 
 
-class UpdateApiKeyRequestItem(ApiModel):
+class UpdateApiKeyRequestItem(RequestModel):
     id: str
     name: str | None = Field(None, min_length=1, max_length=255)
     status: Literal["active", "revoked"] | None = None
@@ -198,7 +199,7 @@ class TestClock(ApiModel):
     now: Timestamp
 
 
-class SetTestClockRequest(ApiModel):
+class SetTestClockRequest(RequestModel):
     now: dt.datetime
 
 

@@ -66,11 +66,11 @@ def parse_sign_up_date(text: str) -> dt.date:
         if len(text) == 10:
             return dt.date.fromisoformat(text)
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).date()
+    except (ValueError, OverflowError):
         raise Unprocessable(f"signUpDate {text!r} is not a date (YYYY-MM-DD)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).date()
 
 
 def check_patch(patch: UpdatedUser, user_attribute_keys: Iterable[str]) -> None:

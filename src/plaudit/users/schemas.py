@@ -6,12 +6,20 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, StrictStr
 
-from plaudit.core.schemas import ApiModel, Date, StrictBool, StrictNumber, Timestamp, omit_none
+from plaudit.core.schemas import (
+    ApiModel,
+    Date,
+    RequestModel,
+    StrictBool,
+    StrictNumber,
+    Timestamp,
+    omit_none,
+)
 
 UserId = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 
 
-class UpdatedUser(ApiModel):
+class UpdatedUser(RequestModel):
     """Editable user fields; absent fields are left unchanged."""
 
     email: StrictStr | None = Field(None, max_length=320)
@@ -78,6 +86,6 @@ class UserPreferencesResponse(ApiModel):
     streak: StreakPreferences | None = omit_none()
 
 
-class UpdateUserPreferencesRequest(ApiModel):
+class UpdateUserPreferencesRequest(RequestModel):
     notifications: NotificationPreferences | None = None
     streak: StreakPreferences | None = None
