@@ -111,6 +111,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=120,
+            # transaction() always ends its transaction, so the pool's own reset
+            # (one more round trip through aiosqlite's thread) is never needed.
+            pool_reset_on_return=None,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
@@ -139,6 +142,8 @@ class Database:
         engine = self.write_engine if write else self.read_engine
         async with engine.connect() as conn:
             conn.info.pop("plaudit_on_commit", None)
+            # Only SQLite's writing transactions begin IMMEDIATE, with the lock (see fastsql).
+            conn.info["plaudit_writer"] = write and self.is_sqlite
             try:
                 async with conn.begin():
                     yield conn

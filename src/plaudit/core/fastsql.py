@@ -1,17 +1,24 @@
 """The event hot path's statements, executed with as little per-statement overhead as we can.
 
 The statements are ordinary SQLAlchemy Core, compiled once per dialect (and set of
-columns). On SQLite they run through SQLAlchemy as usual. On PostgreSQL a single-row
-execution goes straight to the asyncpg connection underneath the request's SQLAlchemy
-connection, in the same transaction, with SQLAlchemy's own bind processors applied to the
-parameters: measured on the 2-core reference machine, SQLAlchemy's async execution layer
-costs ~0.3 ms of CPU per statement on top of asyncpg's ~0.06 ms, which for the three
-statements of an event was more than everything else the event does. Multi-row
-executions (batches) keep SQLAlchemy's "insertmanyvalues", which is already one statement.
+columns), with SQLAlchemy's own bind (and, on SQLite, result) processors applied. A
+single-row execution goes straight to the driver connection underneath the request's
+SQLAlchemy connection, in the same transaction:
+
+- PostgreSQL: the asyncpg connection. SQLAlchemy's async execution layer costs ~0.3 ms
+  of CPU per statement on the 2-core reference machine, against asyncpg's ~0.06 ms.
+- SQLite: the sqlite3 connection, called from the event loop. aiosqlite hands every
+  call to its own thread and back (~20 hand-offs per event, most of an event's CPU).
+  This is only done inside a writing transaction, which `BEGIN IMMEDIATE` started with
+  the database's write lock held, so these statements never wait on a lock and take
+  microseconds; the commit (the fsync) still runs in aiosqlite's thread.
+
+Multi-row executions (batches) keep SQLAlchemy's "insertmanyvalues", already one statement.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,14 +30,29 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Row = Mapping[str, Any]
+Processor = Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
     names: tuple[str, ...]
-    processors: dict[str, Callable[[Any], Any]]
+    processors: dict[str, Processor]
     defaults: dict[str, Any]  # values of bound literals the caller does not pass
+    columns: tuple[tuple[str, Processor | None], ...]  # result keys and their processors
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        values = {**self.defaults, **params} if self.defaults else params
+        return [
+            self.processors[name](values[name]) if name in self.processors else values[name]
+            for name in self.names
+        ]
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        return {
+            key: process(value) if process is not None and value is not None else value
+            for (key, process), value in zip(self.columns, raw, strict=True)
+        }
 
 
 class FastStatement:
@@ -50,26 +72,32 @@ class FastStatement:
     def compiled(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
         found = self._compiled.get((dialect.name, keys))
         if found is None:
-            statement = cast(ClauseElement, self.statement(dialect.name))
-            compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-            assert isinstance(compiled, SQLCompiler)
-            names = tuple(compiled.positiontup or ())
-            processors = {
-                name: processor
-                for name, processor in compiled._bind_processors.items()
-                if name in names and processor is not None
-            }
-            defaults = {
-                name: compiled.binds[name].value
-                for name in names
-                if name not in keys and not compiled.binds[name].required
-            }
-            found = _Compiled(compiled.string, names, processors, defaults)  # type: ignore[arg-type]
-            self._compiled[(dialect.name, keys)] = found
+            found = self._compiled[(dialect.name, keys)] = self._compile(dialect, keys)
         return found
 
+    def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        statement = cast(ClauseElement, self.statement(dialect.name))
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        assert isinstance(compiled, SQLCompiler)
+        names = tuple(compiled.positiontup or ())
+        processors = {
+            name: processor
+            for name, processor in compiled._bind_processors.items()
+            if name in names and processor is not None
+        }
+        defaults = {
+            name: compiled.binds[name].value
+            for name in names
+            if name not in keys and not compiled.binds[name].required
+        }
+        columns = tuple(
+            (column.keyname, column.type._cached_result_processor(dialect, None))
+            for column in compiled._result_columns
+        )
+        return _Compiled(compiled.string, names, processors, defaults, columns)  # type: ignore[arg-type]
 
-async def _driver(conn: AsyncConnection) -> Any:
+
+async def _asyncpg_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under `conn`, with the SQLAlchemy transaction begun on it."""
     fairy = await conn.get_raw_connection()
     adapter: Any = fairy.dbapi_connection
@@ -78,26 +106,41 @@ async def _driver(conn: AsyncConnection) -> Any:
     return adapter._connection
 
 
+async def _sqlite_writer(conn: AsyncConnection) -> sqlite3.Connection | None:
+    """The sqlite3 connection under `conn` when it holds the write lock, else None."""
+    if not conn.info.get("plaudit_writer"):
+        return None
+    fairy = await conn.get_raw_connection()
+    raw: sqlite3.Connection = cast(Any, fairy.dbapi_connection)._connection._conn
+    return raw if raw.in_transaction else None
+
+
 async def fetch(
     conn: AsyncConnection, statement: FastStatement, params: Mapping[str, Any]
 ) -> list[Row]:
     """Rows of `statement` executed once with `params`."""
-    if conn.dialect.name != "postgresql":
-        result = await conn.execute(statement.statement(conn.dialect.name), dict(params))
-        return [dict(row) for row in result.mappings()] if result.returns_rows else []
-    import asyncpg
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        import asyncpg
 
-    compiled = statement.compiled(conn.dialect, tuple(params))
-    values = {**compiled.defaults, **params} if compiled.defaults else params
-    args = [
-        compiled.processors[name](values[name]) if name in compiled.processors else values[name]
-        for name in compiled.names
-    ]
-    driver = await _driver(conn)
-    try:
-        return await driver.fetch(compiled.sql, *args)  # type: ignore[no-any-return]
-    except asyncpg.PostgresError as exc:
-        raise DBAPIError(compiled.sql, args, exc) from exc
+        compiled = statement.compiled(dialect, tuple(params))
+        args = compiled.args(params)
+        driver = await _asyncpg_connection(conn)
+        try:
+            return await driver.fetch(compiled.sql, *args)  # type: ignore[no-any-return]
+        except asyncpg.PostgresError as exc:
+            raise DBAPIError(compiled.sql, args, exc) from exc
+    raw = await _sqlite_writer(conn)
+    if raw is not None:
+        compiled = statement.compiled(dialect, tuple(params))
+        args = compiled.args(params)
+        try:
+            rows = raw.execute(compiled.sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
+        return [compiled.row(row) for row in rows]
+    result = await conn.execute(statement.statement(dialect.name), dict(params))
+    return [dict(row) for row in result.mappings()] if result.returns_rows else []
 
 
 async def fetch_rows(

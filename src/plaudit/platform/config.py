@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.attributes.tables import attributes
-from plaudit.core import notify
+from plaudit.core import fastsql, notify
 from plaudit.core.db import on_commit
+from plaudit.core.fastsql import FastStatement
 from plaudit.core.periods import zone
 from plaudit.metrics.tables import metrics
 from plaudit.platform.rules import effective_settings
@@ -98,6 +99,11 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
     )
 
 
+_VERSION = FastStatement(
+    lambda _dialect: select(scopes.c.config_version).where(scopes.c.id == bindparam("scope_id"))
+)
+
+
 class ConfigCache:
     def __init__(self, listen: notify.ListenStatus) -> None:
         self._entries: dict[int, ScopeConfig] = {}
@@ -111,9 +117,8 @@ class ConfigCache:
                 if entry.version >= self._known_versions.get(scope_id, 0):
                     return entry
             else:
-                version = await conn.scalar(
-                    select(scopes.c.config_version).where(scopes.c.id == scope_id)
-                )
+                rows = await fastsql.fetch(conn, _VERSION, {"scope_id": scope_id})
+                version = rows[0]["config_version"] if rows else None
                 if version == entry.version:
                     return entry
         entry = await load_scope_config(conn, scope_id)

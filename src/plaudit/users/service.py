@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, String, any_, bindparam, select, update
+from sqlalchemy import JSON, Select, String, any_, bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -111,7 +111,12 @@ def _build_lock(dialect: str) -> Select[Any]:
     ids = (
         users.c.id == any_(bindparam("ids", type_=ARRAY(String)))
         if dialect == "postgresql"
-        else users.c.id.in_(bindparam("ids", expanding=True))
+        # One JSON parameter rather than an expanding IN: the statement compiles once.
+        else users.c.id.in_(
+            select(literal_column("value")).select_from(
+                func.json_each(bindparam("ids", type_=JSON))
+            )
+        )
     )
     query = (
         select(*_COLUMNS).where(users.c.scope_id == bindparam("scope_id"), ids).order_by(users.c.id)
