@@ -5,6 +5,10 @@ The app factory, the worker and the tests import this one module.
 
 from __future__ import annotations
 
+from plaudit.achievements import anniversary as achievement_anniversaries
+from plaudit.achievements import jobs as achievement_jobs
+from plaudit.achievements import references as achievement_references
+from plaudit.achievements import routes as achievement_routes
 from plaudit.attributes import routes as attribute_routes
 from plaudit.events import batch as event_batch
 from plaudit.events import jobs as event_jobs
@@ -15,11 +19,13 @@ from plaudit.platform import routes as platform_routes
 from plaudit.users import routes as user_routes
 
 APPLICATION_ROUTERS = [
+    achievement_routes.app_router,
     event_routes.app_router,
     user_routes.app_router,
     metric_routes.app_router,
 ]
 ADMIN_ROUTERS = [
+    achievement_routes.admin_router,
     attribute_routes.admin_router,
     event_routes.admin_router,
     metric_routes.admin_router,
@@ -31,6 +37,9 @@ __all__ = [
     "ADMIN_ROUTERS",
     "APPLICATION_ROUTERS",
     "TEST_CLOCK_ROUTER",
+    "achievement_anniversaries",
+    "achievement_jobs",
+    "achievement_references",
     "event_batch",
     "event_jobs",
     "job_sweeps",

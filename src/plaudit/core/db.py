@@ -14,7 +14,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, Table, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    Table,
+    event,
+    func,
+)
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -172,3 +182,10 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> pg.Insert | sqlite.In
 def insert_for(dialect: str, table: Table) -> pg.Insert | sqlite.Insert:
     """Like `dialect_insert`, for statements built once per dialect and cached."""
     return pg.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+
+
+def json_text(column: ColumnElement[Any], key: str, dialect: str) -> ColumnElement[Any]:
+    """The text value at `key` of a JSON object column (NULL when absent)."""
+    if dialect == "postgresql":
+        return column.op("->>")(key)
+    return func.json_extract(column, '$."' + key.replace('"', "") + '"')

@@ -5,6 +5,7 @@ Alembic and the schema-drift test read `metadata` from here.
 
 from __future__ import annotations
 
+from plaudit.achievements import tables as achievement_tables
 from plaudit.attributes import tables as attribute_tables
 from plaudit.core import clock
 from plaudit.core.db import metadata
@@ -13,8 +14,10 @@ from plaudit.jobs import tables as job_tables
 from plaudit.metrics import tables as metric_tables
 from plaudit.platform import tables as platform_tables
 from plaudit.users import tables as user_tables
+from plaudit.webhooks import tables as webhook_tables
 
 __all__ = [
+    "achievement_tables",
     "attribute_tables",
     "clock",
     "event_tables",
@@ -23,4 +26,5 @@ __all__ = [
     "metric_tables",
     "platform_tables",
     "user_tables",
+    "webhook_tables",
 ]

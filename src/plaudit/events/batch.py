@@ -46,7 +46,7 @@ def to_input(config: ScopeConfig, item: BatchMetricEvent) -> pipeline.EventInput
 @job_kind("events.batch", BatchPayload, max_attempts=10)
 async def process_batch(ctx: JobContext, payload: BatchPayload) -> None:
     assert ctx.scope_id is not None
-    config = await ctx.runtime.config.get(ctx.conn, ctx.scope_id)
+    config = await ctx.runtime.config.get(ctx.connection, ctx.scope_id)
     inputs: list[pipeline.EventInput] = []
     for index, raw in enumerate(payload.items):
         try:
@@ -56,12 +56,12 @@ async def process_batch(ctx: JobContext, payload: BatchPayload) -> None:
     if not inputs:
         return
     try:
-        async with ctx.conn.begin_nested():
-            await pipeline.process(ctx.conn, config, inputs, payload.accepted_at)
+        async with ctx.connection.begin_nested():
+            await pipeline.process(ctx.connection, config, inputs, payload.accepted_at)
     except PlauditError:
         for index, item in enumerate(inputs):
             try:
-                async with ctx.conn.begin_nested():
-                    await pipeline.process(ctx.conn, config, [item], payload.accepted_at)
+                async with ctx.connection.begin_nested():
+                    await pipeline.process(ctx.connection, config, [item], payload.accepted_at)
             except PlauditError as exc:
                 log.warning("batch_item_skipped", index=index, user=item.user.id, error=exc.message)

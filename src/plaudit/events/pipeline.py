@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from plaudit.achievements import completion as achievements
+from plaudit.achievements import views
+from plaudit.achievements.completion import EventFacts
 from plaudit.core import observability
 from plaudit.core.errors import Unprocessable
 from plaudit.events import service as store
 from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
-from plaudit.metrics.service import metric_by_key
+from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
 from plaudit.users import service as users
 from plaudit.users.rules import UserState
@@ -51,6 +54,7 @@ class EventOutcome:
     event_id: uuid.UUID | None
     replayed: bool
     total: int  # the user's total right after this event (millionths)
+    achievements: list[achievements.Completed] = field(default_factory=list)
 
 
 def validate(
@@ -125,18 +129,41 @@ async def process(
         running_totals[index] = after[pair]
         after[pair] -= inputs[index].value
 
+    facts = [
+        EventFacts(
+            upserted[item.user.id].state, item.metric.id, item.value, item.attributes, running
+        )
+        for item, running in zip(inputs, running_totals, strict=True)
+        if running is not None
+    ]
+    completed = iter(await achievements.after_events(conn, config, facts, now))
+    await reevaluate_changed_profiles(conn, config, upserted.values(), now)
+
     outcomes: list[EventOutcome] = []
     for item, result, running in zip(inputs, recorded, running_totals, strict=True):
         user = upserted[item.user.id].state
         if result.replayed:
             total = await _replayed_total(conn, user, item, totals)
             observability.EVENTS.labels("replayed").inc()
+            outcomes.append(EventOutcome(item, user, result.event_id, True, total))
         else:
             assert running is not None
-            total = running
             observability.EVENTS.labels("recorded").inc()
-        outcomes.append(EventOutcome(item, user, result.event_id, result.replayed, total))
+            outcomes.append(
+                EventOutcome(item, user, result.event_id, False, running, next(completed))
+            )
     return outcomes
+
+
+async def reevaluate_changed_profiles(
+    conn: AsyncConnection, config: ScopeConfig, results: Iterable[users.Upserted], now: dt.datetime
+) -> None:
+    """A user whose attributes or signUpDate changed may now qualify for achievements."""
+    for result in results:
+        if result.eligibility_changed and config.achievements:
+            assert result.state.pk is not None
+            totals = await user_totals(conn, result.state.pk)
+            await achievements.reevaluate(conn, config, result.state, totals, now)
 
 
 async def _replayed_total(
@@ -184,7 +211,12 @@ async def respond(
         event_id=str(event_id),
         metric_id=str(outcome.input.metric.id),
         total=from_micro(outcome.total),
-        achievements=[],
+        achievements=[
+            views.user_achievement(config, c.achievement, c.achieved_at).model_dump(
+                mode="json", by_alias=True
+            )
+            for c in outcome.achievements
+        ],
         current_streak=current_streak(config, outcome.user, extended=False),
         points={},
         leaderboards={},

@@ -27,9 +27,16 @@ P = TypeVar("P", bound=BaseModel)
 @dataclass(frozen=True, slots=True)
 class JobContext:
     runtime: Runtime
-    conn: AsyncConnection
+    # The job's transaction (its effects commit with its completion); None for kinds that
+    # open transactions of their own (long, chunked work).
+    conn: AsyncConnection | None
     now: dt.datetime
     scope_id: int | None
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self.conn is not None, "this job kind runs its own transactions"
+        return self.conn
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class JobKind(Generic[P]):
     payload_model: type[P]
     handler: Callable[[JobContext, P], Awaitable[None]]
     max_attempts: int
+    own_transactions: bool = False
 
     async def enqueue(
         self,
@@ -90,12 +98,15 @@ JOB_KINDS: dict[str, JobKind[Any]] = {}
 
 
 def job_kind(
-    name: str, payload_model: type[P], *, max_attempts: int = 5
+    name: str, payload_model: type[P], *, max_attempts: int = 5, own_transactions: bool = False
 ) -> Callable[[Callable[[JobContext, P], Awaitable[None]]], JobKind[P]]:
+    """Register a job kind. `own_transactions` kinds get no transaction (ctx.conn is None):
+    they must be idempotent, since a crash can leave part of their work committed."""
+
     def register(handler: Callable[[JobContext, P], Awaitable[None]]) -> JobKind[P]:
         if name in JOB_KINDS:
             raise RuntimeError(f"job kind {name!r} registered twice")
-        kind = JobKind(name, payload_model, handler, max_attempts)
+        kind = JobKind(name, payload_model, handler, max_attempts, own_transactions)
         JOB_KINDS[name] = kind
         return kind
 

@@ -65,8 +65,11 @@ async def run_job(runtime: Runtime, job_id: int, now: dt.datetime) -> bool:
     try:
         if kind is None:
             raise RuntimeError(f"no handler for job kind {row.kind!r}")
+        if kind.own_transactions:
+            await kind.run(JobContext(runtime, None, now, row.scope_id), row.payload)
         async with runtime.db.transaction() as conn:
-            await kind.run(JobContext(runtime, conn, now, row.scope_id), row.payload)
+            if not kind.own_transactions:
+                await kind.run(JobContext(runtime, conn, now, row.scope_id), row.payload)
             await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from plaudit.achievements import views as achievement_views
 from plaudit.core import admin_crud
 from plaudit.core.bulk import by_position, parse_id_list, require_array, validate_items
 from plaudit.core.http import json_response, read_json
@@ -141,8 +142,16 @@ async def user_metrics(id: str, caller: AppCaller, conn: Conn, runtime: RuntimeD
     user = await users.get(conn, caller.scope_id, id)
     assert user.pk is not None
     totals = await service.user_totals(conn, user.pk)
+    done = await achievement_views.user_completions(conn, user.pk)
     return json_response(
-        [service.progress(m, totals.get(m.id, 0), []) for m in config.metrics_by_key.values()]
+        [
+            service.progress(
+                m,
+                totals.get(m.id, 0),
+                achievement_views.metric_progress(config, m.id, done, user.attributes),
+            )
+            for m in config.metrics_by_key.values()
+        ]
     )
 
 
@@ -161,7 +170,9 @@ async def user_metric(
     metric = service.metric_by_key(config, key)
     assert user.pk is not None
     totals = await service.user_totals(conn, user.pk)
-    return json_response(service.progress(metric, totals.get(metric.id, 0), []))
+    done = await achievement_views.user_completions(conn, user.pk)
+    achievements = achievement_views.metric_progress(config, metric.id, done, user.attributes)
+    return json_response(service.progress(metric, totals.get(metric.id, 0), achievements))
 
 
 @app_router.get(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from plaudit.achievements.loading import load_live_achievements
+from plaudit.achievements.rules import AchievementConfig
 from plaudit.attributes.tables import attributes
 from plaudit.core import fastsql, notify
 from plaudit.core.db import on_commit
@@ -36,7 +39,7 @@ class MetricConfig:
     units: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ScopeConfig:
     scope_id: int
     environment_id: uuid.UUID
@@ -46,8 +49,32 @@ class ScopeConfig:
     user_attribute_keys: frozenset[str]
     event_attribute_keys: frozenset[str]
     metrics_by_id: dict[uuid.UUID, MetricConfig] = field(default_factory=dict)
+    # attribute id -> (key, type), archived attributes included (filters may name them)
+    attributes_by_id: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)
+    # Live achievements (active and locked), in catalogue order.
+    achievements: tuple[AchievementConfig, ...] = ()
     # Set by the streaks feature's settings; customization is off until enabled there.
     streak_customization_enabled: bool = False
+
+    @cached_property
+    def achievements_by_id(self) -> dict[uuid.UUID, AchievementConfig]:
+        return {a.id: a for a in self.achievements}
+
+    @cached_property
+    def metric_achievements(self) -> dict[uuid.UUID, tuple[AchievementConfig, ...]]:
+        """Active metric achievements of each metric, lowest threshold first."""
+        grouped: dict[uuid.UUID, list[AchievementConfig]] = {}
+        for a in self.achievements:
+            if a.trigger == "metric" and a.completable and a.metric_id is not None:
+                grouped.setdefault(a.metric_id, []).append(a)
+        return {
+            metric: tuple(sorted(items, key=lambda a: a.metric_value or 0))
+            for metric, items in grouped.items()
+        }
+
+    @cached_property
+    def composites(self) -> tuple[AchievementConfig, ...]:
+        return tuple(a for a in self.achievements if a.trigger == "achievement" and a.completable)
 
     @property
     def default_zone(self) -> ZoneInfo:
@@ -79,14 +106,18 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         for row in metric_rows
     }
     attribute_rows = await conn.execute(
-        select(attributes.c.key, attributes.c.type).where(
-            attributes.c.scope_id == scope_id, attributes.c.status == "active"
+        select(attributes.c.id, attributes.c.key, attributes.c.type, attributes.c.status).where(
+            attributes.c.scope_id == scope_id
         )
     )
     user_keys: set[str] = set()
     event_keys: set[str] = set()
+    attributes_by_id: dict[uuid.UUID, tuple[str, str]] = {}
     for row in attribute_rows:
-        (user_keys if row.type == "user" else event_keys).add(row.key)
+        attributes_by_id[row.id] = (row.key, row.type)
+        if row.status == "active":
+            (user_keys if row.type == "user" else event_keys).add(row.key)
+    live = await load_live_achievements(conn, scope_id, attributes_by_id)
     return ScopeConfig(
         scope_id=scope_id,
         environment_id=scope.environment_id,
@@ -96,6 +127,8 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         user_attribute_keys=frozenset(user_keys),
         event_attribute_keys=frozenset(event_keys),
         metrics_by_id={m.id: m for m in by_key.values()},
+        attributes_by_id=attributes_by_id,
+        achievements=live,
     )
 
 

@@ -33,9 +33,10 @@ async def create_user(
 ) -> Response:
     caller.require_user(body.id)
     config = await scope_config(runtime, conn, caller)
-    state = await service.create_one(conn, config, body, now)
-    await pipeline.after_users_created(conn, config, [state], now)
-    return json_response(service.to_wire(state), 201)
+    result = await service.create_one(conn, config, body, now)
+    await pipeline.after_users_created(conn, config, [result.state], now)
+    await pipeline.reevaluate_changed_profiles(conn, config, [result], now)
+    return json_response(service.to_wire(result.state), 201)
 
 
 @app_router.get(
@@ -66,6 +67,7 @@ async def identify_user(
     result = (await service.upsert(conn, config, [patch], now))[id]
     if result.created:
         await pipeline.after_users_created(conn, config, [result.state], now)
+    await pipeline.reevaluate_changed_profiles(conn, config, [result], now)
     return json_response(service.to_wire(result.state))
 
 
@@ -80,7 +82,9 @@ async def update_user(
 ) -> Response:
     caller.require_user(id)
     config = await scope_config(runtime, conn, caller)
-    return json_response(service.to_wire(await service.update_one(conn, config, id, body, now)))
+    result = await service.update_one(conn, config, id, body, now)
+    await pipeline.reevaluate_changed_profiles(conn, config, [result], now)
+    return json_response(service.to_wire(result.state))
 
 
 @app_router.get(

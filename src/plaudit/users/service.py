@@ -135,10 +135,26 @@ async def lock(
     return {row["id"]: _state(row) for row in rows}
 
 
+async def locked_states(conn: AsyncConnection, scope_id: int, pks: list[int]) -> list[UserState]:
+    """Users by internal key, locked like `lock` (for sweeps that work on many users)."""
+    if not pks:
+        return []
+    query = (
+        select(*_COLUMNS)
+        .where(users.c.scope_id == scope_id, users.c.pk.in_(pks))
+        .order_by(users.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=users)
+    return [_state(row) for row in (await conn.execute(query)).mappings()]
+
+
 @dataclass(frozen=True, slots=True)
 class Upserted:
     state: UserState
     created: bool
+    # Attributes or signUpDate changed (or a new user has some): achievements may now apply.
+    eligibility_changed: bool = False
 
 
 def _control_draw(config: ScopeConfig) -> bool:
@@ -176,7 +192,8 @@ async def upsert(
         inserted = await _insert_new(conn, config.scope_id, list(fresh.values()))
         for uid, state in fresh.items():
             if uid in inserted:
-                results[uid] = Upserted(_with_pk(state, inserted[uid]), created=True)
+                eligibility = bool(state.attributes) or state.sign_up_date is not None
+                results[uid] = Upserted(_with_pk(state, inserted[uid]), True, eligibility)
         raced = [uid for uid in missing if uid not in inserted]
         if raced:  # created by a concurrent request since we looked: update it instead
             existing.update(await lock(conn, config.scope_id, raced))
@@ -185,7 +202,11 @@ async def upsert(
         after = fold(before, by_user[uid])
         if after.profile() != before.profile():
             changed.append(after)
-        results[uid] = Upserted(after, created=False)
+        eligibility = (after.attributes, after.sign_up_date) != (
+            before.attributes,
+            before.sign_up_date,
+        )
+        results[uid] = Upserted(after, False, eligibility)
     await _update_changed(conn, changed)
     return results
 
@@ -252,7 +273,7 @@ async def _update_changed(conn: AsyncConnection, states: list[UserState]) -> Non
 
 async def create_one(
     conn: AsyncConnection, config: ScopeConfig, patch: UpsertedUser, now: dt.datetime
-) -> UserState:
+) -> Upserted:
     """POST /users: a new user, or 422 when the id is taken."""
     rules.check_patch(patch, config.user_attribute_keys)
     state = rules.apply_patch(
@@ -264,12 +285,13 @@ async def create_one(
     inserted = await _insert_new(conn, config.scope_id, [state])
     if patch.id not in inserted:
         raise Unprocessable(f"User '{patch.id}' already exists")
-    return _with_pk(state, inserted[patch.id])
+    eligibility = bool(state.attributes) or state.sign_up_date is not None
+    return Upserted(_with_pk(state, inserted[patch.id]), True, eligibility)
 
 
 async def update_one(
     conn: AsyncConnection, config: ScopeConfig, user_id: str, patch: UpdatedUser, now: dt.datetime
-) -> UserState:
+) -> Upserted:
     """PATCH /users/{id}: change an existing user, 404 when there is none."""
     rules.check_patch(patch, config.user_attribute_keys)
     locked = await lock(conn, config.scope_id, [user_id])
@@ -279,4 +301,5 @@ async def update_one(
     after = rules.apply_patch(before, patch, now, config.settings.default_timezone)
     if after.profile() != before.profile():
         await _update_changed(conn, [after])
-    return after
+    eligibility = (after.attributes, after.sign_up_date) != (before.attributes, before.sign_up_date)
+    return Upserted(after, False, eligibility)
