@@ -64,7 +64,18 @@ class Operation:
 def _document(api: str) -> dict[str, Any]:
     folder = require_contract()
     name = "application.json" if api == "app" else "admin.json"
-    return json.loads((folder / name).read_text())  # type: ignore[no-any-return]
+    document: dict[str, Any] = json.loads((folder / name).read_text())
+    _apply_sdk_127_additions(document)
+    return document
+
+
+def _apply_sdk_127_additions(document: dict[str, Any]) -> None:
+    """What SDK 1.27.0 adds to the 1.21.1 documents (it wins where they differ)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    achievement = schemas.get("AchievementResponse")
+    if achievement is not None:
+        achievement["properties"]["trigger"]["enum"].append("anniversary")
+        achievement["properties"]["anniversaryYears"] = {"type": ["integer", "null"]}
 
 
 @cache
