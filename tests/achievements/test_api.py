@@ -429,3 +429,26 @@ async def test_outbox_rows_are_written_only_with_the_change(
             .where(webhook_events.c.scope_id == env.scope_id)
         )
     assert count == 0
+
+
+async def test_an_attribute_change_backdates_event_filtered_achievements(
+    env: TestEnvironment,
+) -> None:
+    metric = await env.metric("lessons")
+    plan = await env.attribute("plan")
+    source = await env.attribute("source", "event")
+    a = await define(
+        env,
+        trigger="metric",
+        metricId=metric["id"],
+        metricValue=3,
+        status="active",
+        userAttributes=[{"attributeId": plan["id"], "attributeValue": "pro"}],
+        eventAttributes=[{"attributeId": source["id"], "attributeValue": "ios"}],
+    )
+    await env.event("lessons", "ada", 2, body={"attributes": {"source": "ios"}})
+    await env.event("lessons", "ada", 5, body={"attributes": {"source": "web"}})
+    await env.app.patch("/users/ada", json={"attributes": {"plan": "pro"}})
+    assert (await env.app.get("/users/ada/achievements")).json() == []  # only 2 matching
+    await env.event("lessons", "ada", 1, body={"attributes": {"source": "ios"}})
+    assert [x["id"] for x in (await env.app.get("/users/ada/achievements")).json()] == [a["id"]]

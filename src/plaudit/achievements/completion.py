@@ -201,22 +201,22 @@ async def _filtered_totals(
                 groups[(fact.user.pk, achievement.id)].append(index)
     found: dict[tuple[int, uuid.UUID], int] = {}
     for (user_pk, achievement_id), indexes in groups.items():
-        achievement = config.achievements_by_id[achievement_id]
-        conditions = [events.c.user_pk == user_pk, events.c.metric_id == achievement.metric_id]
-        conditions += [
-            json_text(events.c.attributes, key, conn.dialect.name) == value
-            for key, value in achievement.event_filters
-        ]
-        total = int(
-            await conn.scalar(
-                select(func.coalesce(func.sum(events.c.value), 0)).where(and_(*conditions))
-            )
-            or 0
-        )
+        total = await _filtered_sum(conn, config.achievements_by_id[achievement_id], user_pk)
         for index in reversed(indexes):
             found[(index, achievement_id)] = total
             total -= facts[index].value
     return found
+
+
+async def _filtered_sum(conn: AsyncConnection, achievement: AchievementConfig, user_pk: int) -> int:
+    """The user's total over the events that match every event filter of `achievement`."""
+    conditions = [events.c.user_pk == user_pk, events.c.metric_id == achievement.metric_id]
+    conditions += [
+        json_text(events.c.attributes, key, conn.dialect.name) == value
+        for key, value in achievement.event_filters
+    ]
+    query = select(func.coalesce(func.sum(events.c.value), 0)).where(and_(*conditions))
+    return int(await conn.scalar(query) or 0)
 
 
 async def reevaluate(
@@ -232,9 +232,14 @@ async def reevaluate(
     for achievement in config.achievements:
         if not achievement.completable or not rules.user_matches(achievement, user.attributes):
             continue
-        if achievement.trigger == "metric" and not achievement.event_filters:
-            threshold = achievement.metric_value or 0
-            if achievement.metric_id and metric_totals.get(achievement.metric_id, 0) >= threshold:
+        if achievement.trigger == "metric":
+            assert user.pk is not None
+            reached = (
+                await _filtered_sum(conn, achievement, user.pk)
+                if achievement.event_filters
+                else metric_totals.get(achievement.metric_id or uuid.UUID(int=0), 0)
+            )
+            if reached >= (achievement.metric_value or 0):
                 candidates.append(achievement)
         elif achievement.trigger == "anniversary" and anniversary_reached(
             achievement, user, config, now
