@@ -94,7 +94,8 @@ def stack(request: pytest.FixtureRequest) -> Stack:
     return found
 
 
-@pytest.fixture(scope="session")
+# Module-scoped: the clock only moves forward, so each test file gets a clock of its own.
+@pytest.fixture(scope="module")
 async def sqlite_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     async with running_stack(
         "sqlite", tmp_path_factory.mktemp("sqlite-clock"), test_clock=True
@@ -102,7 +103,7 @@ async def sqlite_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def postgres_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     folder = tmp_path_factory.mktemp("postgres-clock")
     async with running_stack("postgres", folder, test_clock=True) as stack:

@@ -32,6 +32,7 @@ def achievement(trigger: str = "metric", **fields: object) -> AchievementConfig:
         "user_filters": (),
         "event_filters": (),
         "created": NOW,
+        "updated": NOW,
     }
     return AchievementConfig(**{**base, **fields})  # type: ignore[arg-type]
 

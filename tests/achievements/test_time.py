@@ -110,3 +110,18 @@ async def test_the_webhook_payload_matches_the_contract_and_the_sdk(
         "application/json"
     ]["schema"]
     jsonschema.Draft202012Validator(_rebase(schema, "app"), registry=registry).validate(payload)
+
+
+async def test_anniversaries_already_due_at_activation_are_backdated_not_announced(
+    clock_env: TestEnvironment, clock_stack: Stack
+) -> None:
+    env = clock_env
+    await move_clock(env, "2098-01-01T00:00:00Z")
+    await env.app.put("/users/veteran", json={"signUpDate": "2090-05-05"})
+    year = await define(
+        env, name="One year", trigger="anniversary", anniversaryYears=1, status="active"
+    )
+    await move_clock(env, "2098-01-01T00:00:01Z")  # lets the worker and the sweep run
+    mine = (await env.app.get("/users/veteran/achievements")).json()
+    assert [(a["id"], a["achievedAt"]) for a in mine] == [(year["id"], "2098-01-01T00:00:00Z")]
+    assert await webhooks(clock_stack.runtime, env.scope_id) == []

@@ -280,11 +280,7 @@ def _merge(
 ) -> tuple[dict[str, Any], str]:
     sent = set(item.model_fields_set) - {"id"}
     for name in sent:
-        if (
-            getattr(item, name) is None
-            and name not in _CLEARABLE
-            and name not in ("status", "trigger", "name")
-        ):
+        if getattr(item, name) is None and name not in _CLEARABLE:
             raise Invalid(f"{rules.WIRE_NAMES.get(name, name)} may not be null")
     trigger = item.trigger or row.trigger
     current = to_wire(row)

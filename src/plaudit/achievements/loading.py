@@ -41,6 +41,7 @@ def to_config(row: Any, attributes_by_id: Mapping[uuid.UUID, tuple[str, str]]) -
         user_filters=_filters(row.user_attributes, attributes_by_id),
         event_filters=_filters(row.event_attributes, attributes_by_id),
         created=row.created,
+        updated=row.updated,
     )
 
 

@@ -63,6 +63,7 @@ class AchievementConfig:
     user_filters: tuple[tuple[str, str], ...]  # (attribute key, value)
     event_filters: tuple[tuple[str, str], ...]
     created: dt.datetime
+    updated: dt.datetime  # last change of definition or status (backdating ran after it)
 
     @property
     def completable(self) -> bool:

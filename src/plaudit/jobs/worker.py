@@ -244,9 +244,13 @@ class WorkerLoop:
 
     async def run_once(self) -> int:
         async with self.runtime.job_lock:
-            async with self.runtime.db.transaction(write=False) as conn:
-                now = await self.runtime.clock.now(conn)
-            return await run_due_jobs(self.runtime, now) + await run_due_sweeps(self.runtime, now)
+            ran = await run_due_jobs(self.runtime, await self._now())
+            # Jobs can take a while: sweeps decide what is due on a fresh reading.
+            return ran + await run_due_sweeps(self.runtime, await self._now())
+
+    async def _now(self) -> dt.datetime:
+        async with self.runtime.db.transaction(write=False) as conn:
+            return await self.runtime.clock.now(conn)
 
     async def run_forever(self) -> None:
         poll = self.runtime.settings.worker_poll_seconds
