@@ -74,10 +74,24 @@ class Recorder:
     ok: int = 0
     failures: Counter[str] = field(default_factory=Counter)
     failure_samples: dict[str, str] = field(default_factory=dict)
+    # Per 2xx answer, when its request was due (perf_counter_ns), parallel to latencies_ns;
+    # kept only when asked for, so that one long run can be split into periods afterwards.
+    due_ns: list[int] | None = None
 
-    def success(self, latency_ns: int) -> None:
+    def success(self, latency_ns: int, due_ns: int = 0) -> None:
         self.ok += 1
         self.latencies_ns.append(latency_ns)
+        if self.due_ns is not None:
+            self.due_ns.append(due_ns)
+
+    def latencies_between(self, start_ns: int, end_ns: int) -> list[int]:
+        """Latencies of the 2xx answers whose request was due in [start_ns, end_ns)."""
+        assert self.due_ns is not None, "create the Recorder with due_ns=[]"
+        return [
+            lat
+            for lat, due in zip(self.latencies_ns, self.due_ns, strict=True)
+            if start_ns <= due < end_ns
+        ]
 
     def failure(self, kind: str, detail: str = "") -> None:
         self.failures[kind] += 1
@@ -136,7 +150,7 @@ async def _post_event(
         return False
     elapsed = time.perf_counter_ns() - started_ns
     if 200 <= status < 300:
-        rec.success(elapsed)
+        rec.success(elapsed, started_ns)
         ledger.acked[user_id] += 1
     else:
         rec.failure(f"HTTP {status}", payload.decode(errors="replace"))
@@ -202,6 +216,8 @@ async def open_loop(
     seed: int,
     ledger: Ledger,
     drain_timeout_s: float = REQUEST_TIMEOUT_S + 5,
+    stop: asyncio.Event | None = None,
+    keep_due_times: bool = False,
 ) -> tuple[Recorder, float, OpenLoopStats]:
     """Send at a fixed rate whatever the answers do, timing each from its scheduled instant.
 
@@ -211,8 +227,12 @@ async def open_loop(
     or for a late client counts against the server rather than silently disappearing
     (no coordinated omission). Returns the recorder, the wall time from the first scheduled
     send to the last answer, and the scheduling statistics.
+
+    With `stop`, `duration_s` is an upper bound: scheduling ends as soon as the event is set
+    (a background load that lasts as long as something else does). `keep_due_times` keeps
+    each answer's due time in the recorder, to split the run into periods afterwards.
     """
-    rec = Recorder()
+    rec = Recorder(due_ns=[] if keep_due_times else None)
     rnd = random.Random(seed)
     n = len(events.bodies)
     total = max(1, round(rate * duration_s))
@@ -221,6 +241,8 @@ async def open_loop(
     lateness: list[int] = []
     start_ns = time.perf_counter_ns() + 5_000_000
     for i in range(total):
+        if stop is not None and stop.is_set():
+            break
         due = start_ns + int(i * interval_ns)
         delay_ns = due - time.perf_counter_ns()
         if delay_ns > 0:
@@ -242,7 +264,7 @@ async def open_loop(
     elapsed = (time.perf_counter_ns() - start_ns) / 1e9
     lateness.sort()
     stats = OpenLoopStats(
-        scheduled=total,
+        scheduled=len(lateness),
         sent_late_max_ms=(lateness[-1] if lateness else 0) / 1e6,
         sent_late_p99_ms=percentile(lateness, 99) / 1e6,
         unfinished=unfinished,

@@ -59,7 +59,7 @@ def _ms(value: float) -> str:
 
 def _latency_line(lat: dict[str, float], label: str = "latency") -> str:
     return (
-        f"  {label:<10}p50 {_ms(lat['p50_ms'])}   p95 {_ms(lat['p95_ms'])}   "
+        f"  {label:<9} p50 {_ms(lat['p50_ms'])}   p95 {_ms(lat['p95_ms'])}   "
         f"p99 {_ms(lat['p99_ms'])}   max {_ms(lat['max_ms'])}"
     )
 
@@ -74,7 +74,7 @@ def _failure_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _cpu_line(result: dict[str, Any]) -> str:
+def _cpu_line(result: dict[str, Any], label: str = "cpu") -> str:
     server = result.get("server_cpu_pct")
     server_text = "n/a" if server is None else f"{server:.0f}%"
     client = result["client_cpu_pct"]
@@ -83,7 +83,7 @@ def _cpu_line(result: dict[str, Any]) -> str:
     other = result.get("other_cpu_pct")
     other_text = "" if other is None else f"   other processes {other:.0f}%"
     return (
-        f"  cpu       server {server_text}{database_text}   client {client:.0f}%"
+        f"  {label:<9} server {server_text}{database_text}   client {client:.0f}%"
         f"{other_text}  (100% = one core)"
     )
 
@@ -108,7 +108,10 @@ def header(info: dict[str, Any], target: dict[str, Any], plan: dict[str, Any]) -
         + (", uvloop" if plan.get("client_loop") == "uvloop" else "")
         + ")",
         f"scenarios    {', '.join(plan['scenarios'])}; {plan['duration_s']:g} s each, "
-        f"warm-up {plan['warmup_s']:g} s; {plan['users']} users",
+        f"warm-up {plan['warmup_s']:g} s; {plan['users']} users"
+        + (
+            f" (+ {plan['backdate_users']} for backdate)" if "backdate" in plan["scenarios"] else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -183,6 +186,142 @@ def batch_text(r: dict[str, Any]) -> str:
             *_failure_lines(r),
             _cpu_line(r),
             f"  check     {status}",
+        ]
+    )
+
+
+def _phase_lines(label: str, r: dict[str, Any], extra: str = "") -> list[str]:
+    return [
+        f"  {label:<9} events/s {r['events_per_s']:10.1f}   ({r['ok']} events in "
+        f"{r['duration_s']:.1f} s){extra}",
+        _latency_line(r["latency"], ""),
+    ]
+
+
+def _target(met: bool) -> str:
+    return "MET" if met else "MISSED"
+
+
+def _settled(settle: dict[str, Any]) -> str:
+    if settle["idle"] is None:
+        return ""
+    if settle["idle"]:
+        return f", idle after {settle['seconds']:.1f} s"
+    return f", still {settle['busy_pct']:.0f}% busy after {settle['seconds']:.0f} s"
+
+
+def _per_event_line(per_event: dict[str, float | None]) -> list[str]:
+    without, with_ = per_event["without"], per_event["with"]
+    if without is None or with_ is None:
+        return []
+    return [
+        f"  cpu/event w/o {without:.2f} ms   with {with_:.2f} ms   "
+        f"({with_ / without - 1:+.0%}; server + database CPU per event, steadier than events/s "
+        "on a busy machine)"
+    ]
+
+
+def overhead_text(r: dict[str, Any]) -> str:
+    b, t, settle = r["backdating"], r["thresholds"], r["settle"]
+    if not b["reached"]:
+        backdated = f"NOT finished after {b['seconds']:.0f} s ({b['completions']} completions)"
+    else:
+        backdated = f"{b['completions']} completions backdated in {b['seconds']:.1f} s"
+    idle = _settled(settle)
+    ratio = r["ratio"]
+    ratio_line = (
+        f"  ratio     {ratio:10.3f}   (events/s with / without; target >= "
+        f"{r['target_ratio']:.2f}: {_target(ratio >= r['target_ratio'])})"
+        if ratio is not None
+        else "  ratio            n/a (no events without achievements)"
+    )
+    check = r["check"]
+    if check["ok"]:
+        verdict = (
+            "OK, each achievement's completions = the users whose total reached its threshold"
+            + (
+                f" (within {check['uncertain_events']} uncertain events)"
+                if check["uncertain_events"]
+                else ""
+            )
+        )
+    elif check["achievements_wrong"]:
+        verdict = (
+            f"MISMATCH in {check['achievements_wrong']} achievements, e.g. {check['examples'][:2]}"
+        )
+    else:
+        verdict = "INCOMPLETE: backdating did not finish before the second phase"
+    return "\n".join(
+        [
+            f"\n[achievements-overhead] closed loop, {r['concurrency']} connections, "
+            f"on '{r['metric']}' ({r['users']} users, totals seeded 1..{r['seed_max']})",
+            f"  setup     totals seeded in {r['seed_s']:.1f} s{_settled(r['seed_settle'])}; "
+            f"{r['achievements']} active "
+            f"achievements at {t['first']}, {t['first'] + t['step']}, ..., {t['last']}: "
+            f"{backdated}{idle}",
+            *_phase_lines("without", r["without"]),
+            *_phase_lines(
+                "with",
+                r["with"],
+                f", {r['completions_during_with']} achievements completed by them",
+            ),
+            ratio_line,
+            *_per_event_line(r["cpu_ms_per_event"]),
+            *_failure_lines(r),
+            _cpu_line(r["without"], "cpu w/o"),
+            _cpu_line(r["with"], "cpu with"),
+            f"  check     {verdict}",
+        ]
+    )
+
+
+def backdate_text(r: dict[str, Any]) -> str:
+    if r["reached"]:
+        seconds = r["backdating_s"]
+        target = (
+            f"target < {r['target_s']:g} s: {_target(seconds < r['target_s'])}"
+            if r["database"] == "postgres"
+            else f"the < {r['target_s']:g} s target is for PostgreSQL"
+        )
+        first = r["first_completion_s"]
+        duration = (
+            f"  backdating {seconds:9.1f} s from activation until all {r['expected_completions']} "
+            f"completions existed ({r['completions_per_s']:.0f}/s; first seen after "
+            f"{first:.1f} s; polled every 0.25 s)   {target}"
+        )
+    else:
+        duration = (
+            f"  backdating NOT finished: {r['completions']} of {r['expected_completions']} "
+            f"completions after {r['waited_s']:.0f} s"
+        )
+    check = (
+        f"OK: completions = {r['completions']} = E exactly"
+        if r["exact"]
+        else f"MISMATCH: completions = {r['completions']}, E = {r['expected_completions']}"
+    )
+    load, base, during = r["load"], r["baseline"], r["during"]
+    late = "  <-- client could not keep the schedule" if load["send_lateness_p99_ms"] > 5 else ""
+    return "\n".join(
+        [
+            f"\n[backdate] {r['users']} users with totals 1..{r['values'][1]} on '{r['metric']}'; "
+            f"achievement 'at least {r['threshold']}' activated; E = {r['expected_completions']} "
+            "users qualify",
+            f"  setup     {r['users']} users in {r['setup_s']:.1f} s (batch API)"
+            f"{_settled(r['setup_settle'])}; activating answered in "
+            f"{r['activate_request_s'] * 1000:.0f} ms",
+            duration,
+            f"  check     {check}",
+            f"  load      {load['rate']:g} events/s to other users on '{load['metric']}' "
+            "(open loop, latency from the scheduled send time)",
+            _latency_line(base["latency"], "baseline")
+            + f"   ({base['latency']['count']} events, {base['duration_s']:.1f} s)",
+            _latency_line(during["latency"], "during")
+            + f"   ({during['latency']['count']} events, {during['duration_s']:.1f} s)",
+            f"  send lag  p99 {_ms(load['send_lateness_p99_ms'])}   "
+            f"max {_ms(load['send_lateness_max_ms'])}{late}",
+            *_failure_lines(r),
+            _cpu_line(base, "cpu base"),
+            _cpu_line(during, "cpu during"),
         ]
     )
 

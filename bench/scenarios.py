@@ -4,6 +4,9 @@ Each scenario returns a JSON-ready dict; `bench.report` turns it into text. The 
 the throughput and latency scenarios (and of the warm-up) all go to one metric and are
 tallied per user in a ledger, so that afterwards the server's totals can be compared with
 what it acknowledged: a benchmark that loses or double-counts events is not a win.
+
+The two achievements scenarios live in `bench.achievements`; they reuse the context, the
+CPU meter and the closed-loop measurement defined here.
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ from bench.server import (
     process_tree_cpu_seconds,
 )
 
-SCENARIOS = ("throughput", "latency", "batch")
+# Every scenario in the order a run takes them; the achievements scenarios take minutes
+# of setup (seeding totals, 100,000 users), so they run only when asked for by name.
+SCENARIOS = ("throughput", "latency", "batch", "achievements-overhead", "backdate")
+DEFAULT_SCENARIOS = ("throughput", "latency", "batch")
 
 
 @dataclass(slots=True)
@@ -58,6 +64,13 @@ class Plan:
     metric_key: str
     batch_metric_key: str
     user_prefix: str
+    backdate_users: int
+    backdate_rate: float
+    backdate_timeout_s: float
+    overhead_metric_key: str
+    backdate_metric_key: str
+    backdate_load_metric_key: str
+    backdate_user_prefix: str
 
 
 def _quiet(_text: str) -> None:
@@ -123,7 +136,7 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _outcomes(rec: Recorder) -> dict[str, Any]:
+def outcomes(rec: Recorder) -> dict[str, Any]:
     return {
         "ok": rec.ok,
         "failed": sum(rec.failures.values()),
@@ -151,28 +164,35 @@ async def warm_up(ctx: Context) -> dict[str, Any]:
     return {"duration_s": elapsed, "ok": rec.ok, "failed": sum(rec.failures.values())}
 
 
-async def throughput(ctx: Context) -> dict[str, Any]:
-    """Closed loop: how many events per second the server acknowledges at C connections."""
+async def closed_phase(
+    ctx: Context, url: str, ledger: Ledger, seed: int, duration_s: float
+) -> dict[str, Any]:
+    """One closed-loop measurement of `url` (the throughput method), as a result dict."""
     plan = ctx.plan
     async with make_session(ctx.target.admin_key, plan.concurrency) as session:
         cpu = CpuMeter(ctx.target)
         rec, elapsed = await closed_loop(
             session,
-            ctx.event_url,
+            url,
             ctx.events,
             concurrency=plan.concurrency,
-            duration_s=plan.duration_s,
-            seed=plan.seed,
-            ledger=ctx.ledger,
+            duration_s=duration_s,
+            seed=seed,
+            ledger=ledger,
         )
         usage = cpu.read()
     return {
         "concurrency": plan.concurrency,
         "duration_s": elapsed,
         "events_per_s": rec.ok / elapsed,
-        **_outcomes(rec),
+        **outcomes(rec),
         **usage,
     }
+
+
+async def throughput(ctx: Context) -> dict[str, Any]:
+    """Closed loop: how many events per second the server acknowledges at C connections."""
+    return await closed_phase(ctx, ctx.event_url, ctx.ledger, ctx.plan.seed, ctx.plan.duration_s)
 
 
 async def latency(ctx: Context) -> dict[str, Any]:
@@ -199,7 +219,7 @@ async def latency(ctx: Context) -> dict[str, Any]:
         "send_lateness_p99_ms": stats.sent_late_p99_ms,
         "send_lateness_max_ms": stats.sent_late_max_ms,
         "unfinished": stats.unfinished,
-        **_outcomes(rec),
+        **outcomes(rec),
         **usage,
     }
 
@@ -324,7 +344,7 @@ async def batch(ctx: Context) -> dict[str, Any]:
         "end_to_end_s": end_to_end,
         "processed_events_per_s": (counted / end_to_end) if drained and end_to_end else None,
         "total_reads": reads,
-        **_outcomes(rec),
+        **outcomes(rec),
         **usage,
     }
 

@@ -288,7 +288,8 @@ def _stat_cpu_seconds(stat: str, tick: int) -> float:
 
 def postgres_backends_cpu(database: str) -> dict[int, float]:
     """CPU seconds per PostgreSQL backend connected to `database` (their process title
-    names it), so that a PostgreSQL run can show the database's share of the machine.
+    names it, autovacuum workers' at its very end), so that a PostgreSQL run can show the
+    database's share of the machine.
 
     Per process, because backends come and go with the server's connection pool: compare
     two snapshots with `cpu_delta`.
@@ -301,7 +302,7 @@ def postgres_backends_cpu(database: str) -> dict[int, float]:
             continue
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                title = fh.read(512)
+                title = fh.read(512).replace(b"\0", b" ") + b" "
             if not title.startswith(b"postgres:") or needle not in title:
                 continue
             with open(f"/proc/{entry}/stat") as fh:
