@@ -16,6 +16,7 @@ from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
+from plaudit.streaks import routes as streak_routes
 from plaudit.users import routes as user_routes
 
 APPLICATION_ROUTERS = [
@@ -30,6 +31,7 @@ ADMIN_ROUTERS = [
     event_routes.admin_router,
     metric_routes.admin_router,
     platform_routes.admin_router,
+    streak_routes.admin_router,
 ]
 TEST_CLOCK_ROUTER = platform_routes.test_clock_router
 

@@ -202,6 +202,8 @@ _SDK_MODELS: dict[tuple[str, str, str], str] = {
     ("admin", "GET", "/settings"): "AdminSettings",
     ("admin", "PATCH", "/settings"): "AdminSettings",
     ("admin", "GET", "/environments"): "typing.List[AdminEnvironment]",
+    ("admin", "GET", "/streaks/settings"): "StreakSettings",
+    ("admin", "PATCH", "/streaks/settings"): "StreakSettings",
 }
 
 
@@ -239,6 +241,8 @@ SDK_EXTRA_TEMPLATES = {
     ("admin", "GET", "/settings"),
     ("admin", "PATCH", "/settings"),
     ("admin", "GET", "/environments"),
+    ("admin", "GET", "/streaks/settings"),
+    ("admin", "PATCH", "/streaks/settings"),
 }
 
 

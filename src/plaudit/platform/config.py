@@ -28,6 +28,7 @@ from plaudit.metrics.tables import metrics
 from plaudit.platform.rules import effective_settings
 from plaudit.platform.schemas import AdminSettings
 from plaudit.platform.tables import scopes
+from plaudit.streaks.settings import StreakConfig, parse_streak_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,7 @@ class ScopeConfig:
     attributes_by_id: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)
     # Live achievements (active and locked), in catalogue order.
     achievements: tuple[AchievementConfig, ...] = ()
-    # Set by the streaks feature's settings; customization is off until enabled there.
-    streak_customization_enabled: bool = False
+    streaks: StreakConfig = field(default_factory=lambda: parse_streak_config(None, frozenset()))
 
     @cached_property
     def achievements_by_id(self) -> dict[uuid.UUID, AchievementConfig]:
@@ -86,6 +86,10 @@ class ScopeConfig:
     @property
     def week_starts_on(self) -> int:
         return self.settings.week_starts_on
+
+    @property
+    def streak_customization_enabled(self) -> bool:
+        return self.streaks.customization_enabled
 
 
 async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig:
@@ -129,6 +133,9 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         metrics_by_id={m.id: m for m in by_key.values()},
         attributes_by_id=attributes_by_id,
         achievements=live,
+        streaks=parse_streak_config(
+            settings_dict(scope.settings).get("streaks"), frozenset(m.id for m in by_key.values())
+        ),
     )
 
 
