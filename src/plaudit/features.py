@@ -17,11 +17,15 @@ from plaudit.jobs import sweeps as job_sweeps
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
 from plaudit.streaks import routes as streak_routes
+from plaudit.streaks import sweep as streak_sweep
 from plaudit.users import routes as user_routes
+from plaudit.webhooks import routes as webhook_routes
+from plaudit.webhooks import worker as webhook_worker
 
 APPLICATION_ROUTERS = [
     achievement_routes.app_router,
     event_routes.app_router,
+    streak_routes.app_router,
     user_routes.app_router,
     metric_routes.app_router,
 ]
@@ -32,6 +36,7 @@ ADMIN_ROUTERS = [
     metric_routes.admin_router,
     platform_routes.admin_router,
     streak_routes.admin_router,
+    webhook_routes.admin_router,
 ]
 TEST_CLOCK_ROUTER = platform_routes.test_clock_router
 
@@ -45,4 +50,6 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
+    "streak_sweep",
+    "webhook_worker",
 ]

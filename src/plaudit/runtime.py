@@ -81,6 +81,11 @@ class Runtime:
             )
             self.listener.start()
         self.key_usage.start(self.db)
+        if isinstance(self.clock, DatabaseClock):
+            # The first reading stores the clock; doing it here, in a write transaction,
+            # keeps every later reading a pure read (SQLite refuses writes in read-only ones).
+            async with self.db.transaction() as conn:
+                await self.clock.now(conn)
 
     async def stop(self) -> None:
         await self.key_usage.stop(self.db)

@@ -27,7 +27,8 @@ def test_streak_settings_get_and_update(client: TrophyApi, lessons: CreatedMetri
     )
     assert updated.frequency == "weekly"
     assert updated.metrics == [StreakSettingsMetric(key="lessons", threshold=3)]
-    assert updated.freezes is not None and updated.freezes.auto_earn_interval == 7
+    assert updated.freezes is not None
+    assert updated.freezes.auto_earn_interval == 7
     assert client.admin.streaks.settings.get() == updated
 
     # Only the fields sent change.

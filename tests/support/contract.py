@@ -181,6 +181,8 @@ _SDK_MODELS: dict[tuple[str, str, str], str] = {
         "GET",
         "/users/{id}/metrics/{key}/event-summary",
     ): "typing.List[UsersMetricEventSummaryResponseItem]",
+    ("app", "GET", "/users/{id}/streak"): "StreakResponse",
+    ("app", "GET", "/streaks"): "typing.List[BulkStreakResponseItem]",
     ("admin", "GET", "/attributes"): "ListAttributesResponse",
     ("admin", "POST", "/attributes"): "CreateAttributesResponse",
     ("admin", "PATCH", "/attributes"): "UpdateAttributesResponse",

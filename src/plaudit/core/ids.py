@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
+_lock = threading.Lock()
+_last_ms = 0
+_last_seq = 0
+
 
 def new_id() -> uuid.UUID:
-    """A time-ordered UUID (version 7) so new rows land at the end of their index."""
-    unix_ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    """A time-ordered UUID (version 7) so new rows land at the end of their index.
+
+    Within one process the ids also increase strictly (RFC 9562's counter method: the
+    12 bits after the timestamp count up within a millisecond), so rows created in one
+    request list in the order they were created.
+    """
+    global _last_ms, _last_seq
+    rand = int.from_bytes(os.urandom(8), "big")
+    with _lock:
+        unix_ms = time.time_ns() // 1_000_000
+        if unix_ms > _last_ms:
+            _last_ms, _last_seq = unix_ms, (rand >> 62) & 0x7FF  # leave room to count up
+        else:
+            _last_seq += 1
+            if _last_seq > 0xFFF:  # 4,096 ids in one millisecond: borrow the next one
+                _last_ms, _last_seq = _last_ms + 1, 0
+        unix_ms, seq = _last_ms, _last_seq
     value = (unix_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
-    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= seq << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)

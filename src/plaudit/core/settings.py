@@ -95,6 +95,16 @@ class Settings(BaseSettings):
         default_factory=lambda: [60, 300, 1800, 7200, 21600, 43200],
         description="Seconds between webhook delivery attempts (JSON list).",
     )
+    webhook_max_in_flight: int = Field(
+        64, ge=1, le=10_000, description="Webhook deliveries one worker sends at the same time."
+    )
+    webhook_connections_per_host: int = Field(
+        4,
+        ge=1,
+        le=1_000,
+        description="Webhook deliveries one worker sends at the same time to one destination "
+        "(scheme, host and port), so a slow receiver cannot hold up the others.",
+    )
     webhook_log_retention_days: int = Field(
         7, ge=1, le=365, description="Days webhook deliveries stay inspectable."
     )

@@ -33,6 +33,8 @@ from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
+from plaudit.streaks import rules as streak_rules
+from plaudit.streaks import service as streaks
 from plaudit.users import service as users
 from plaudit.users.rules import UserState
 from plaudit.users.schemas import UpsertedUser
@@ -55,6 +57,7 @@ class EventOutcome:
     replayed: bool
     total: int  # the user's total right after this event (millionths)
     achievements: list[achievements.Completed] = field(default_factory=list)
+    streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
 
 
 def validate(
@@ -136,6 +139,18 @@ async def process(
         for item, running in zip(inputs, running_totals, strict=True)
         if running is not None
     ]
+    streak_outcomes = iter(
+        await streaks.after_events(
+            conn,
+            config,
+            [
+                (upserted[item.user.id].state, item.metric.key, item.value)
+                for item, running in zip(inputs, running_totals, strict=True)
+                if running is not None
+            ],
+            now,
+        )
+    )
     completed = iter(await achievements.after_events(conn, config, facts, now))
     await reevaluate_changed_profiles(conn, config, upserted.values(), now)
 
@@ -149,8 +164,17 @@ async def process(
         else:
             assert running is not None
             observability.EVENTS.labels("recorded").inc()
+            streak = next(streak_outcomes)
             outcomes.append(
-                EventOutcome(item, user, result.event_id, False, running, next(completed))
+                EventOutcome(
+                    item,
+                    user,
+                    result.event_id,
+                    False,
+                    running,
+                    streak.achievements + next(completed),
+                    streak,
+                )
             )
     return outcomes
 
@@ -179,23 +203,35 @@ async def _replayed_total(
     )
 
 
-def current_streak(
-    config: ScopeConfig, user: UserState, *, extended: bool
+async def current_streak(
+    conn: AsyncConnection, config: ScopeConfig, outcome: EventOutcome, now: dt.datetime
 ) -> MetricEventStreakResponse:
-    """The user's streak as the event response shows it (no streak feature yet: length 0)."""
-    return MetricEventStreakResponse(
-        length=0,
-        frequency="daily",
-        started=None,
-        period_start=None,
-        period_end=None,
-        expires=None,
-        extended=extended,
+    """The user's streak as the event response shows it: after this event, or as it is now
+    for a replay; length 0 while streaks are off."""
+    if outcome.streak is not None:
+        view, extended = outcome.streak.view, outcome.streak.extended
+    else:
+        assert outcome.user.pk is not None
+        found = (await streaks.read(conn, config, [outcome.user], now))[outcome.user.pk]
+        view = None if found is None else streak_rules.view(*found, now)
+        extended = False
+    if view is None:
+        return MetricEventStreakResponse(
+            length=0,
+            frequency=config.streaks.frequency,
+            started=None,
+            period_start=None,
+            period_end=None,
+            expires=None,
+            extended=False,
+        )
+    return MetricEventStreakResponse.model_validate(
+        {**streaks.base_streak(view), "extended": extended}
     )
 
 
 async def respond(
-    conn: AsyncConnection, config: ScopeConfig, outcome: EventOutcome
+    conn: AsyncConnection, config: ScopeConfig, outcome: EventOutcome, now: dt.datetime
 ) -> tuple[int, EventResponse]:
     """The status and body of `POST /metrics/{key}/event` for one processed event."""
     key = outcome.input.idempotency_key
@@ -217,7 +253,7 @@ async def respond(
             )
             for c in outcome.achievements
         ],
-        current_streak=current_streak(config, outcome.user, extended=False),
+        current_streak=await current_streak(conn, config, outcome, now),
         points={},
         leaderboards={},
         idempotency_key=key,

@@ -74,7 +74,7 @@ async def send_event(key: str, request: Request) -> Response:
             idempotency_key=idempotency_key,
         )
         [outcome] = await pipeline.process(conn, config, [item], now)
-        status, response = await pipeline.respond(conn, config, outcome)
+        status, response = await pipeline.respond(conn, config, outcome, now)
     return json_response(response, status)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import insert
@@ -142,3 +142,33 @@ def register_sweep(sweep: Sweep) -> Sweep:
         raise RuntimeError(f"sweep {sweep.name!r} registered twice")
     SWEEPS[sweep.name] = sweep
     return sweep
+
+
+class Background(Protocol):
+    def start(self) -> None: ...
+
+    def wake(self) -> None: ...
+
+    async def stop(self, grace: float = 30.0) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pump:
+    """Work that calls the network and so must never run inside a transaction (webhook
+    deliveries). Each worker runs its `background` loop; the test clock calls `run_due` at
+    every step, after jobs, and asks `next_due` when it next has work."""
+
+    name: str
+    next_due: Callable[[Runtime, dt.datetime], Awaitable[dt.datetime | None]]
+    run_due: Callable[[Runtime, dt.datetime], Awaitable[int]]
+    background: Callable[[Runtime], Background]
+
+
+PUMPS: dict[str, Pump] = {}
+
+
+def register_pump(pump: Pump) -> Pump:
+    if pump.name in PUMPS:
+        raise RuntimeError(f"pump {pump.name!r} registered twice")
+    PUMPS[pump.name] = pump
+    return pump

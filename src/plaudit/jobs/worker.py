@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from plaudit.core import observability
 from plaudit.core.db import dialect_insert
 from plaudit.core.errors import Unprocessable
-from plaudit.jobs.registry import JOB_KINDS, SWEEPS, JobContext, Sweep, SweepContext
+from plaudit.jobs.registry import (
+    JOB_KINDS,
+    PUMPS,
+    SWEEPS,
+    Background,
+    JobContext,
+    Sweep,
+    SweepContext,
+)
 from plaudit.jobs.tables import jobs, sweeps
 
 if TYPE_CHECKING:
@@ -162,8 +170,15 @@ async def run_due_sweeps(runtime: Runtime, now: dt.datetime, *, catch_up_only: b
     return done
 
 
+async def run_due_pumps(runtime: Runtime, now: dt.datetime) -> int:
+    done = 0
+    for pump in PUMPS.values():
+        done += await pump.run_due(runtime, now)
+    return done
+
+
 async def next_due_time(runtime: Runtime, now: dt.datetime) -> dt.datetime | None:
-    """The earliest time at which a queued job or a catch-up sweep has work."""
+    """The earliest time at which a queued job, a catch-up sweep or a pump has work."""
     async with runtime.db.transaction(write=False) as conn:
         candidates = [
             await conn.scalar(select(func.min(jobs.c.run_at)).where(jobs.c.status == "queued"))
@@ -172,6 +187,8 @@ async def next_due_time(runtime: Runtime, now: dt.datetime) -> dt.datetime | Non
         for sweep in SWEEPS.values():
             if sweep.catch_up:
                 candidates.append(await sweep.next_due(ctx))
+    for pump in PUMPS.values():
+        candidates.append(await pump.next_due(runtime, now))
     present = [c for c in candidates if c is not None]
     return min(present) if present else None
 
@@ -199,19 +216,22 @@ async def advance_test_clock(runtime: Runtime, target: dt.datetime) -> int:
             async with runtime.db.transaction() as conn:
                 await clock.advance(conn, step)
             current = step
-            work = await run_due_jobs(runtime, step) + await run_due_sweeps(
-                runtime, step, catch_up_only=True
+            work = (
+                await run_due_jobs(runtime, step)
+                + await run_due_sweeps(runtime, step, catch_up_only=True)
+                + await run_due_pumps(runtime, step)
             )
             ran += work
             stuck_at = step if work == 0 else None
         async with runtime.db.transaction() as conn:
             await clock.advance(conn, target)
         ran += await run_due_jobs(runtime, target) + await run_due_sweeps(runtime, target)
-        return ran
+        return ran + await run_due_pumps(runtime, target)
 
 
 class WorkerLoop:
-    """Runs due jobs and sweeps until stopped (embedded in `serve`, or `plaudit worker`).
+    """Runs due jobs and sweeps until stopped (embedded in `serve`, or `plaudit worker`),
+    and the pumps' loops (webhook deliveries) beside it.
 
     Stopping waits for the current iteration to finish: cancelling a task in the middle of
     a database transaction would leave its connection in an unknown state.
@@ -222,14 +242,22 @@ class WorkerLoop:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pumps: list[Background] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="plaudit-worker")
+        self._pumps = [pump.background(self.runtime) for pump in PUMPS.values()]
+        for pump in self._pumps:
+            pump.start()
 
     def wake(self) -> None:
         self._wake.set()
+        for pump in self._pumps:
+            pump.wake()
 
     async def stop(self, grace: float = 30.0) -> None:
+        for pump in self._pumps:
+            await pump.stop(grace)
         if self._task is None:
             return
         self._stopping = True
