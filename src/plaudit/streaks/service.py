@@ -161,25 +161,27 @@ async def after_events(
         else:
             extended = False
         outcomes.append(StreakOutcome(extended, rules.view(w.state, w.settings, now), completed))
-    for w in working.values():
-        await _finish(conn, config, w, now)
+    await _finish(conn, config, list(working.values()), now)
     return outcomes
 
 
 async def _finish(
-    conn: AsyncConnection, config: ScopeConfig, w: _Working, now: dt.datetime
+    conn: AsyncConnection, config: ScopeConfig, working: Sequence[_Working], now: dt.datetime
 ) -> None:
-    """Save the state if it changed and write the outbox rows of its effects."""
-    if w.settings is None or w.state is None:
-        return
-    assert w.user.pk is not None
-    if w.state != w.stored.state:
-        next_due = rules.next_due(w.state, w.settings, now)
-        await store.save(conn, config.scope_id, w.user.pk, w.state, w.stored.longest, next_due, now)
-    if w.settings.enabled and w.effects:
-        await emit(
-            conn, config.scope_id, webhook_events(w.user, w.state, w.settings, w.effects, now), now
-        )
+    """Save the states that changed and write the outbox rows of their effects."""
+    changes: list[store.Change] = []
+    events: list[WebhookEvent] = []
+    for w in working:
+        if w.settings is None or w.state is None:
+            continue
+        assert w.user.pk is not None
+        if w.state != w.stored.state:
+            next_due = rules.next_due(w.state, w.settings, now)
+            changes.append(store.Change(w.user.pk, w.state, w.stored.longest, next_due))
+        if w.settings.enabled and w.effects:
+            events += webhook_events(w.user, w.state, w.settings, w.effects, now)
+    await store.save_many(conn, config.scope_id, changes, now)
+    await emit(conn, config.scope_id, events, now)
 
 
 def base_streak(view: rules.StreakView) -> dict[str, Any]:

@@ -137,6 +137,16 @@ async def load(conn: AsyncConnection, user_pks: Sequence[int]) -> dict[int, Stor
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One user's streak to write."""
+
+    user_pk: int
+    state: StreakState
+    longest: int  # as stored before
+    next_due: dt.datetime | None
+
+
 async def save(
     conn: AsyncConnection,
     scope_id: int,
@@ -146,26 +156,62 @@ async def save(
     next_due: dt.datetime | None,
     now: dt.datetime,
 ) -> None:
-    """Write the state (without history) and upsert the history entries it carries."""
-    values = {
-        "state": to_document(state),
-        "length": state.length,
-        "longest": max(longest, state.length),
-        "last_extended_at": state.last_extended_at,
-        "next_due": next_due,
-        "updated": now,
-    }
-    upsert = dialect_insert(conn, user_streaks).values(user_pk=user_pk, scope_id=scope_id, **values)
-    await conn.execute(upsert.on_conflict_do_update(index_elements=["user_pk"], set_=values))
-    if state.history:
-        await _save_history(conn, user_pk, state.history)
+    """Write one user's state (see `save_many`)."""
+    await save_many(conn, scope_id, [Change(user_pk, state, longest, next_due)], now)
 
 
-async def _save_history(
-    conn: AsyncConnection, user_pk: int, entries: Sequence[HistoryEntry]
+async def save_many(
+    conn: AsyncConnection, scope_id: int, changes: Sequence[Change], now: dt.datetime
 ) -> None:
+    """Write the states (without history) and upsert the history entries they carry: two
+    statements however many users (the sweep writes a thousand at a time)."""
+    if not changes:
+        return
+    # One statement executed for many rows: compiled once (a thousand-row VALUES would be
+    # compiled anew every time), sent as one pipelined batch.
+    statement = dialect_insert(conn, user_streaks)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["user_pk"],
+        set_={
+            name: statement.excluded[name]
+            for name in ("state", "length", "longest", "last_extended_at", "next_due", "updated")
+        },
+    )
+    await conn.execute(
+        upsert,
+        [
+            {
+                "user_pk": c.user_pk,
+                "scope_id": scope_id,
+                "state": to_document(c.state),
+                "length": c.state.length,
+                "longest": max(c.longest, c.state.length),
+                "last_extended_at": c.state.last_extended_at,
+                "next_due": c.next_due,
+                "updated": now,
+            }
+            for c in changes
+        ],
+    )
+    entries = [(c.user_pk, e) for c in changes for e in c.state.history]
+    if entries:
+        await _save_history(conn, entries)
+
+
+async def _save_history(conn: AsyncConnection, entries: Sequence[tuple[int, HistoryEntry]]) -> None:
     statement = dialect_insert(conn, streak_periods)
-    upsert = statement.values(
+    upsert = statement.on_conflict_do_update(
+        index_elements=["user_pk", "period_start"],
+        set_={
+            "period_end": statement.excluded.period_end,
+            "length": statement.excluded.length,
+            "used_freeze": statement.excluded.used_freeze,
+            "used_pause": statement.excluded.used_pause,
+            "reset_at": func.coalesce(statement.excluded.reset_at, streak_periods.c.reset_at),
+        },
+    )
+    await conn.execute(
+        upsert,
         [
             {
                 "user_pk": user_pk,
@@ -176,20 +222,8 @@ async def _save_history(
                 "used_pause": e.used_pause,
                 "reset_at": e.reset_at,
             }
-            for e in entries
-        ]
-    )
-    await conn.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["user_pk", "period_start"],
-            set_={
-                "period_end": statement.excluded.period_end,
-                "length": statement.excluded.length,
-                "used_freeze": statement.excluded.used_freeze,
-                "used_pause": statement.excluded.used_pause,
-                "reset_at": func.coalesce(statement.excluded.reset_at, streak_periods.c.reset_at),
-            },
-        )
+            for user_pk, e in entries
+        ],
     )
 
 

@@ -20,7 +20,7 @@ from plaudit.streaks import rules, store
 from plaudit.streaks.service import current, effective_settings, webhook_events
 from plaudit.streaks.tables import user_streaks
 from plaudit.users.service import locked_states
-from plaudit.webhooks.outbox import emit
+from plaudit.webhooks.outbox import WebhookEvent, emit
 
 NAME = "streaks.period_ends"
 CHUNK = 1000
@@ -47,25 +47,31 @@ async def _run(ctx: SweepContext) -> int:
         config = await ctx.runtime.config.get(conn, scope_id)
         people = await locked_states(conn, scope_id, pks)  # serializes with their events
         loaded = await store.load(conn, pks)
+        changes: list[store.Change] = []
+        off: list[int] = []
+        events: list[WebhookEvent] = []
         for user in people:
             assert user.pk is not None
             stored = loaded[user.pk]
             settings = effective_settings(config, stored.preferences)
             if settings is None or stored.state is None:
-                # Streaks are off: nothing is due until an event or a read brings them back.
-                await conn.execute(
-                    update(user_streaks)
-                    .where(user_streaks.c.user_pk == user.pk)
-                    .values(next_due=None, updated=now)
-                )
+                off.append(user.pk)
                 continue
             step = current(stored, settings, config, user, now)
             next_due = rules.next_due(step.state, settings, now)
-            await store.save(conn, scope_id, user.pk, step.state, stored.longest, next_due, now)
+            changes.append(store.Change(user.pk, step.state, stored.longest, next_due))
             if settings.enabled and step.effects:
-                events = webhook_events(user, step.state, settings, step.effects, now)
-                await emit(conn, scope_id, events, now)
-            done += 1
+                events += webhook_events(user, step.state, settings, step.effects, now)
+        if off:
+            # Streaks are off: nothing is due until an event or a read brings them back.
+            await conn.execute(
+                update(user_streaks)
+                .where(user_streaks.c.user_pk.in_(off))
+                .values(next_due=None, updated=now)
+            )
+        await store.save_many(conn, scope_id, changes, now)
+        await emit(conn, scope_id, events, now)
+        done += len(people)
     return done
 
 
