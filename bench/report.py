@@ -368,3 +368,80 @@ def result_path(results_dir: Path, database: str) -> Path:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _exact_text(check: dict[str, Any]) -> str:
+    if check["ok"]:
+        uncertain = (
+            f" (+{check['uncertain']} users whose request failed on the client side)"
+            if check["uncertain"]
+            else ""
+        )
+        return f"OK, each of the {check['expected']} users' webhook arrived, once{uncertain}"
+    return (
+        f"MISMATCH: {check['missing']} of {check['expected']} never arrived, "
+        f"{check['doubled']} users got two webhook-ids, {check['stray']} unexpected, "
+        f"e.g. {check['examples']}"
+    )
+
+
+def _rate(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def webhooks_text(r: dict[str, Any]) -> str:
+    d, with_ = r["delivery"], r["with"]
+    rate = d["deliveries_per_s"]
+    rate_text = "n/a" if rate is None else f"{rate:10.1f}"
+    target = (
+        ""
+        if rate is None
+        else f"   target >= {r['target_per_s']:g}: " + _target(rate >= r["target_per_s"])
+    )
+    first = d["first_after_s"]
+    ratio = r["ratio"]
+    drain = (
+        f"the last of them {with_['drain_s']:.1f} s after the load stopped"
+        if with_["drained"]
+        else f"NOT all arrived {with_['drain_s']:.0f} s after the load stopped"
+    )
+    return "\n".join(
+        [
+            f"\n[webhooks] receiver {r['receiver']} (in this process, 200 at once); every "
+            f"event completes an achievement for a new user: one achievement.completed each",
+            f"  delivery  {rate_text} deliveries/s   ({d['received']} of {d['events']} events' "
+            f"webhooks, first to last receipt in {d['span_s']:.1f} s){target}",
+            f"            second half alone {_rate(d['second_half_per_s'])}/s (delivery only: "
+            "the events are all in by then); server CPU "
+            f"{_rate(d['server_cpu_ms_per_delivery'], 2)} ms per webhook (event processing "
+            "included)",
+            f"            {d['events']} events accepted through the batch API in "
+            f"{d['accepted_s']:.1f} s; first webhook after "
+            + ("n/a" if first is None else f"{first:.2f} s")
+            + f"; all in {d['end_to_end_s']:.1f} s end to end ({d['end_to_end_per_s']:.0f}/s)",
+            _cpu_line(d, "cpu"),
+            f"  check     {_exact_text(d['check'])}",
+            f"  ingestion closed loop, {r['without']['concurrency']} connections, "
+            f"POST /v1/metrics/{r['metric']}/event, each to a new user",
+            *_phase_lines("without", r["without"], ", no subscription"),
+            *_phase_lines(
+                "with",
+                with_,
+                f", subscribed: {with_['webhooks_during']} webhooks arrived meanwhile, {drain}",
+            ),
+            (
+                f"  ratio     {ratio:10.3f}   (events/s with / without)"
+                if ratio is not None
+                else "  ratio            n/a"
+            ),
+            *_per_event_line(r["cpu_ms_per_event"]),
+            *_failure_lines(r),
+            _cpu_line(r["without"], "cpu w/o"),
+            _cpu_line(with_, "cpu with"),
+            f"  check     {_exact_text(with_['check'])}",
+            f"  receiver  {r['requests']} requests, {r['duplicates']} repeated a webhook-id "
+            f"(at least once); signatures of {r['signatures_checked']} checked: "
+            + ("all good" if not r["bad_signatures"] else f"BAD {r['bad_signatures'][:3]}")
+            + f"; left pending {r['left_pending']}, failed {r['left_failed']}",
+        ]
+    )

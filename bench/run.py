@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import achievements, api, report, scenarios
+from bench import achievements, api, report, scenarios, webhooks
 from bench.load import REQUEST_TIMEOUT_S, EventBodies, make_session
 from bench.server import (
     DEFAULT_PG_URL,
@@ -140,6 +140,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=600.0,
         help="both: seconds to wait for backdating to complete (default: %(default)s)",
     )
+    hooks = p.add_argument_group("webhooks scenario")
+    hooks.add_argument(
+        "--webhook-events",
+        type=int,
+        default=10_000,
+        help="webhooks: events whose deliveries are timed (default: %(default)s)",
+    )
     load.add_argument(
         "--seed", type=int, default=1, help="seed of the random user choice (default: %(default)s)"
     )
@@ -160,7 +167,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.workers is None and not args.url:
         args.workers = 1 if args.database == "sqlite" else 2
     positive = ("duration", "rate", "concurrency", "users", "batch_size", "batch_concurrency")
-    for name in (*positive, "backdate_users", "backdate_rate", "backdate_timeout"):
+    more = ("backdate_users", "backdate_rate", "backdate_timeout", "webhook_events")
+    for name in (*positive, *more):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if not 1 <= args.batch_size <= api.MAX_BATCH:
@@ -209,6 +217,9 @@ def make_plan(args: argparse.Namespace) -> scenarios.Plan:
         backdate_metric_key="backdate" + suffix,
         backdate_load_metric_key="backdate_load" + suffix,
         backdate_user_prefix="backdate" + suffix + "-",
+        webhook_events=args.webhook_events,
+        webhook_metric_key="webhook_events" + suffix,
+        webhook_user_prefix="hook" + suffix + "-",
     )
 
 
@@ -265,6 +276,7 @@ def findings(result: dict[str, Any]) -> tuple[list[str], list[str]]:
         elif b["users_wrong"]:
             problems.append(f"batch: {b['users_wrong']} users' totals differ: {b['examples'][:3]}")
     _achievements_findings(result, problems, warnings)
+    _webhooks_findings(result, problems, warnings)
     v = result.get("verification")
     if v and not v["ok"]:
         problems.append(
@@ -339,6 +351,41 @@ def _achievements_findings(
             _cpu_warnings(f"backdate ({phase})", d[phase], warnings)
 
 
+def _webhooks_findings(result: dict[str, Any], problems: list[str], warnings: list[str]) -> None:
+    """Lost, doubled or badly signed webhooks are problems; duplicates of one webhook-id
+    are allowed (at least once) and noted, like a missed delivery-rate target."""
+    w = result["scenarios"].get("webhooks")
+    if not w:
+        return
+    d = w["delivery"]
+    for label, check in (("ingestion phase", w["with"]["check"]), ("burst", d["check"])):
+        if not check["ok"]:
+            problems.append(
+                f"webhooks ({label}): of {check['expected']} webhooks expected, "
+                f"{check['missing']} never arrived, {check['doubled']} users got two "
+                f"different webhook-ids, {check['stray']} unexpected; e.g. {check['examples']}"
+            )
+    if w["bad_signatures"]:
+        problems.append(f"webhooks: bad signatures, e.g. {w['bad_signatures'][:3]}")
+    if w["left_pending"] or w["left_failed"]:
+        problems.append(
+            f"webhooks: {w['left_pending']} deliveries still pending, {w['left_failed']} failed"
+        )
+    if w["duplicates"]:
+        warnings.append(
+            f"webhooks: {w['duplicates']} requests repeated a webhook-id already received "
+            "(allowed: delivery is at least once)"
+        )
+    rate = d["deliveries_per_s"]
+    if rate is not None and rate < w["target_per_s"]:
+        warnings.append(
+            f"webhooks: {rate:.0f} deliveries/s, below the target of {w['target_per_s']:g}"
+        )
+    for phase in ("without", "with"):
+        _cpu_warnings(f"webhooks ({phase})", w[phase], warnings)
+    _cpu_warnings("webhooks (delivery)", d, warnings)
+
+
 def _cpu_warnings(name: str, r: dict[str, Any], warnings: list[str]) -> None:
     if r.get("client_cpu_pct", 0) > 90:
         warnings.append(f"{name}: the client used {r['client_cpu_pct']:.0f}% of a core")
@@ -356,6 +403,7 @@ STEPS: dict[str, tuple[Step, Callable[[dict[str, Any]], str]]] = {
     "batch": (scenarios.batch, report.batch_text),
     "achievements-overhead": (achievements.achievements_overhead, report.overhead_text),
     "backdate": (achievements.backdate, report.backdate_text),
+    "webhooks": (webhooks.webhooks, report.webhooks_text),
 }
 
 

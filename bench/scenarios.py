@@ -5,8 +5,9 @@ the throughput and latency scenarios (and of the warm-up) all go to one metric a
 tallied per user in a ledger, so that afterwards the server's totals can be compared with
 what it acknowledged: a benchmark that loses or double-counts events is not a win.
 
-The two achievements scenarios live in `bench.achievements`; they reuse the context, the
-CPU meter and the closed-loop measurement defined here.
+The two achievements scenarios live in `bench.achievements`, the webhooks scenario in
+`bench.webhooks`; they reuse the context, the CPU meter and the closed-loop measurement
+defined here.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from bench.server import (
 )
 
 # Every scenario in the order a run takes them; the achievements scenarios take minutes
-# of setup (seeding totals, 100,000 users), so they run only when asked for by name.
-SCENARIOS = ("throughput", "latency", "batch", "achievements-overhead", "backdate")
+# of setup (seeding totals, 100,000 users), so they run only when asked for by name, and
+# so does the webhooks one (it subscribes a receiver in this process).
+SCENARIOS = ("throughput", "latency", "batch", "achievements-overhead", "backdate", "webhooks")
 DEFAULT_SCENARIOS = ("throughput", "latency", "batch")
 
 
@@ -71,6 +73,9 @@ class Plan:
     backdate_metric_key: str
     backdate_load_metric_key: str
     backdate_user_prefix: str
+    webhook_events: int
+    webhook_metric_key: str
+    webhook_user_prefix: str
 
 
 def _quiet(_text: str) -> None:

@@ -69,6 +69,8 @@ def server_env(database_url: str, admin_key: str) -> dict[str, str]:
         PLAUDIT_ADMIN_KEY=admin_key,
         PLAUDIT_ACCESS_LOG="false",
         PLAUDIT_LOG_LEVEL="warning",
+        # The webhooks scenario's receiver listens on 127.0.0.1.
+        PLAUDIT_WEBHOOK_ALLOW_PRIVATE="true",
     )
     return env
 

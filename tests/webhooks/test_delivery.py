@@ -177,3 +177,24 @@ async def test_the_test_event_and_a_manual_redelivery(hook_env: TestEnvironment)
         "/webhooks/deliveries/00000000-0000-0000-0000-000000000000/retry"
     )
     assert missing.status_code == 404
+
+
+async def test_a_burst_is_delivered_once_each_and_every_attempt_recorded(
+    hook_env: TestEnvironment, hook_stack: Stack
+) -> None:
+    """Claims and recordings come in batches: none of that may lose, repeat or leave an
+    attempt unrecorded."""
+    env = hook_env
+    async with receiver() as hook:
+        created = await subscribe(env, hook.url)
+        await emit_now(hook_stack, env.scope_id, *(ping(n) for n in range(80)))
+        await hook.wait_for(80)
+        listed = await settled(env, created["id"], 80)
+        await asyncio.sleep(0.2)
+    assert len(hook.received) == len(hook.ids()) == 80
+    assert {d["eventId"] for d in listed} == hook.ids()
+    assert {(d["status"], d["attempts"], d["lastStatusCode"]) for d in listed} == {
+        ("succeeded", 1, 200)
+    }
+    shown = await env.admin.get(f"/webhooks/deliveries/{listed[0]['id']}")
+    assert [(a["attempt"], a["statusCode"]) for a in shown.json()["attemptLog"]] == [(1, 200)]

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import structlog
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.settings import Settings
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("plaudit.webhooks")
 
 CLAIM_SCAN = 4  # candidates read per free slot, so full destinations can be passed over
+KEEP_ALIVE_BODY = 64 * 1024  # response bodies up to this size are read to keep the connection
 
 
 def lease(settings: Settings) -> dt.timedelta:
@@ -131,10 +132,17 @@ async def claim(
     limit: int,
     skip_subscriptions: Collection[uuid.UUID] = (),
 ) -> list[Claimed]:
-    """Claim up to `limit` due deliveries, at most `room(destination)` per destination."""
+    """Claim up to `limit` due deliveries, at most `room(destination)` per destination.
+
+    The candidates are read (and on PostgreSQL locked) without their payloads; only the
+    chosen ones' payloads are read."""
     async with runtime.db.transaction() as conn:
         query = (
-            _claim_query()
+            select(webhook_deliveries.c.id, webhook_subscriptions.c.url)
+            .join(
+                webhook_subscriptions,
+                webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id,
+            )
             .where(due_condition(now), webhook_subscriptions.c.status == "active")
             .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
             .limit(limit * CLAIM_SCAN)
@@ -143,17 +151,24 @@ async def claim(
             query = query.where(webhook_deliveries.c.subscription_id.not_in(skip_subscriptions))
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=webhook_deliveries)
-        chosen: list[Any] = []
+        chosen: list[uuid.UUID] = []
         taken: dict[str, int] = {}
         for row in await conn.execute(query):
             destination = rules.destination_key(row.url)
             if taken.get(destination, 0) >= room(destination):
                 continue
             taken[destination] = taken.get(destination, 0) + 1
-            chosen.append(row)
+            chosen.append(row.id)
             if len(chosen) >= limit:
                 break
-        return await _take(conn, chosen, now, runtime.settings)
+        if not chosen:
+            return []
+        order = {delivery_id: n for n, delivery_id in enumerate(chosen)}
+        rows = sorted(
+            await conn.execute(_claim_query().where(webhook_deliveries.c.id.in_(chosen))),
+            key=lambda row: order[row.id],
+        )
+        return await _take(conn, rows, now, runtime.settings)
 
 
 async def claim_one(runtime: Runtime, delivery_id: uuid.UUID, now: dt.datetime) -> Claimed:
@@ -222,7 +237,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
 async def send(
     client: httpx.AsyncClient, claimed: Claimed, settings: Settings, now: dt.datetime
 ) -> Outcome:
-    """POST the payload once, signed both ways; the response body is never read."""
+    """POST the payload once, signed both ways; the response body is not kept."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -240,7 +255,16 @@ async def send(
                 return Outcome(None, f"destination refused: {refused}", elapsed())
             request = client.build_request("POST", claimed.url, content=body, headers=headers)
             response = await client.send(request, stream=True)
-            await response.aclose()
+            try:
+                # Read (and drop) a short body to its end, so that the connection stays
+                # open for the next attempt; a long one is cut, closing the connection.
+                kept = 0
+                async for chunk in response.aiter_raw():
+                    kept += len(chunk)
+                    if kept > KEEP_ALIVE_BODY:
+                        break
+            finally:
+                await response.aclose()
     except (httpx.HTTPError, OSError, TimeoutError) as exc:
         return Outcome(None, _describe(exc, timeout), elapsed())
     return Outcome(response.status_code, None, elapsed(), response.headers.get("retry-after"))
@@ -253,12 +277,64 @@ def new_client(settings: Settings) -> httpx.AsyncClient:
         trust_env=False,
         limits=httpx.Limits(
             max_connections=settings.webhook_max_in_flight,
-            max_keepalive_connections=min(settings.webhook_max_in_flight, 32),
+            max_keepalive_connections=settings.webhook_max_in_flight,
         ),
     )
 
 
 # --- recording -------------------------------------------------------------------------
+
+RECORD_BATCH = 500  # finished attempts recorded in one transaction, at most
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """One attempt that has been made and is to be recorded."""
+
+    claimed: Claimed
+    outcome: Outcome
+    started: dt.datetime
+    ended: dt.datetime
+
+
+def _next_step(
+    settings: Settings, done: Finished, rand: float | None
+) -> tuple[str, dt.datetime | None, str | None]:
+    """(status, next attempt, error) after `done`."""
+    outcome = done.outcome
+    if outcome.ok:
+        return "succeeded", None, None
+    error = rules.attempt_error(outcome.status_code, outcome.error)
+    wait = rules.parse_retry_after(outcome.retry_after, done.ended)
+    delay = rules.retry_delay(
+        done.claimed.attempt,
+        settings.webhook_retry_schedule,
+        random.random() if rand is None else rand,
+        wait,
+    )
+    if delay is None:
+        return "failed", None, error
+    return "pending", done.ended + delay, error
+
+
+_record_update = (
+    update(webhook_deliveries)
+    .where(
+        webhook_deliveries.c.id == bindparam("b_id"),
+        webhook_deliveries.c.claim_id == bindparam("b_claim"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        locked_until=None,
+        claim_id=None,
+        last_status_code=bindparam("b_code"),
+        last_error=bindparam("b_error"),
+        duration_ms=bindparam("b_duration"),
+        updated=bindparam("b_updated"),
+    )
+)
 
 
 async def record(
@@ -269,90 +345,171 @@ async def record(
     now: dt.datetime,
     rand: float | None = None,
 ) -> str:
-    """Store the attempt and decide what follows; returns the delivery's new status."""
-    settings = runtime.settings
-    error = None if outcome.ok else rules.attempt_error(outcome.status_code, outcome.error)
-    if outcome.ok:
-        status, next_at = "succeeded", None
-    else:
-        wait = rules.parse_retry_after(outcome.retry_after, now)
-        delay = rules.retry_delay(
-            claimed.attempt,
-            settings.webhook_retry_schedule,
-            random.random() if rand is None else rand,
-            wait,
-        )
-        status, next_at = ("failed", None) if delay is None else ("pending", now + delay)
-    async with runtime.db.transaction() as conn:
-        await conn.execute(
-            insert(webhook_attempts).values(
-                scope_id=claimed.scope_id,
-                delivery_id=claimed.delivery_id,
-                attempt=claimed.attempt,
-                started=started,
-                status_code=outcome.status_code,
-                error=error,
-                duration_ms=outcome.duration_ms,
-            )
-        )
-        updated = await conn.execute(
-            update(webhook_deliveries)
-            .where(
-                webhook_deliveries.c.id == claimed.delivery_id,
-                webhook_deliveries.c.claim_id == claimed.claim_id,
-            )
-            .values(
-                status=status,
-                attempts=claimed.attempt,
-                next_attempt_at=next_at,
-                locked_until=None,
-                claim_id=None,
-                last_status_code=outcome.status_code,
-                last_error=error,
-                duration_ms=outcome.duration_ms,
-                updated=now,
-            )
-        )
-        if updated.rowcount != 1:
-            return "superseded"  # another worker's claim took over after the lease ran out
-        await _track_health(conn, claimed.subscription_id, error, started, now)
+    """Store one attempt and decide what follows; returns the delivery's new status."""
+    [status] = await record_many(runtime, [Finished(claimed, outcome, started, now)], rand)
     return status
 
 
+async def record_many(
+    runtime: Runtime, finished: Sequence[Finished], rand: float | None = None
+) -> list[str]:
+    """Store finished attempts, all in one short transaction, and decide what follows for
+    each delivery; returns their new statuses in order ("superseded" when another claim
+    took the delivery over after this one's lease ran out: the attempt stays in the log,
+    the delivery is left to that claim)."""
+    if not finished:
+        return []
+    settings = runtime.settings
+    steps = [_next_step(settings, done, rand) for done in finished]
+    ids = [done.claimed.delivery_id for done in finished]
+    async with runtime.db.transaction() as conn:
+        current = select(webhook_deliveries.c.id, webhook_deliveries.c.claim_id).where(
+            webhook_deliveries.c.id.in_(ids)
+        )
+        if conn.dialect.name == "postgresql":
+            current = current.with_for_update(of=webhook_deliveries)
+        holder = {row.id: row.claim_id for row in await conn.execute(current)}
+        await conn.execute(
+            insert(webhook_attempts),
+            [
+                {
+                    "scope_id": done.claimed.scope_id,
+                    "delivery_id": done.claimed.delivery_id,
+                    "attempt": done.claimed.attempt,
+                    "started": done.started,
+                    "status_code": done.outcome.status_code,
+                    "error": error,
+                    "duration_ms": done.outcome.duration_ms,
+                }
+                for done, (_status, _next, error) in zip(finished, steps, strict=True)
+            ],
+        )
+        mine = [holder.get(done.claimed.delivery_id) == done.claimed.claim_id for done in finished]
+        rows = [
+            {
+                "b_id": done.claimed.delivery_id,
+                "b_claim": done.claimed.claim_id,
+                "b_status": status,
+                "b_attempts": done.claimed.attempt,
+                "b_next": next_at,
+                "b_code": done.outcome.status_code,
+                "b_error": error,
+                "b_duration": done.outcome.duration_ms,
+                "b_updated": done.ended,
+            }
+            for done, (status, next_at, error), ours in zip(finished, steps, mine, strict=True)
+            if ours
+        ]
+        if rows:
+            await conn.execute(_record_update, rows)
+        await _track_health(
+            conn,
+            [
+                (done, step[2])
+                for done, step, ours in zip(finished, steps, mine, strict=True)
+                if ours
+            ],
+        )
+    return [step[0] if ours else "superseded" for step, ours in zip(steps, mine, strict=True)]
+
+
+async def release(runtime: Runtime, claims: Sequence[Claimed]) -> None:
+    """Give back claims that were never attempted (they waited too long for a connection),
+    so that they are due again at once rather than when their lease runs out."""
+    if not claims:
+        return
+    async with runtime.db.transaction() as conn:
+        for claim_id in {c.claim_id for c in claims}:
+            await conn.execute(
+                update(webhook_deliveries)
+                .where(
+                    webhook_deliveries.c.id.in_(
+                        [c.delivery_id for c in claims if c.claim_id == claim_id]
+                    ),
+                    webhook_deliveries.c.claim_id == claim_id,
+                )
+                .values(locked_until=None, claim_id=None)
+            )
+
+
 async def _track_health(
-    conn: AsyncConnection,
-    subscription_id: uuid.UUID,
-    error: str | None,
-    started: dt.datetime,
-    now: dt.datetime,
+    conn: AsyncConnection, results: Sequence[tuple[Finished, str | None]]
 ) -> None:
+    """Per subscription, in the order the attempts ended: a success clears
+    `failing_since`, a failure sets it if unset; a webhook failing for 24 h is disabled."""
     subs = webhook_subscriptions
-    if error is None:
+    outcomes: dict[uuid.UUID, list[tuple[Finished, str | None]]] = {}
+    for done, error in results:
+        outcomes.setdefault(done.claimed.subscription_id, []).append((done, error))
+    healthy = [sub for sub, seen in outcomes.items() if seen[-1][1] is None]
+    if healthy:
         await conn.execute(
             update(subs)
-            .where(subs.c.id == subscription_id, subs.c.failing_since.is_not(None))
+            .where(subs.c.id.in_(healthy), subs.c.failing_since.is_not(None))
             .values(failing_since=None)
         )
+    failing = [sub for sub, seen in outcomes.items() if seen[-1][1] is not None]
+    if not failing:
         return
-    row = (
-        await conn.execute(
-            select(subs.c.status, subs.c.failing_since, subs.c.url).where(
-                subs.c.id == subscription_id
-            )
+    rows = await conn.execute(
+        select(subs.c.id, subs.c.status, subs.c.failing_since, subs.c.url).where(
+            subs.c.id.in_(failing)
         )
-    ).one()
-    failing_since = row.failing_since or started
-    values: dict[str, Any] = {"failing_since": failing_since}
-    if row.status == "active" and rules.should_disable(failing_since, now):
-        reason = rules.disabled_reason(now, error)
-        values.update(status="disabled", disabled_reason=reason, updated=now)
-        log.warning(
-            "webhook_disabled", subscription_id=str(subscription_id), url=row.url, reason=reason
-        )
-    await conn.execute(update(subs).where(subs.c.id == subscription_id).values(**values))
+    )
+    for row in rows.all():
+        failing_since = row.failing_since
+        for done, error in outcomes[row.id]:
+            failing_since = None if error is None else (failing_since or done.started)
+        last, error = outcomes[row.id][-1]
+        now = last.ended
+        values: dict[str, Any] = {"failing_since": failing_since}
+        if (
+            row.status == "active"
+            and failing_since is not None
+            and rules.should_disable(failing_since, now)
+        ):
+            reason = rules.disabled_reason(now, error or "")
+            values.update(status="disabled", disabled_reason=reason, updated=now)
+            log.warning("webhook_disabled", subscription_id=str(row.id), url=row.url, reason=reason)
+        if values["failing_since"] != row.failing_since or "status" in values:
+            await conn.execute(update(subs).where(subs.c.id == row.id).values(**values))
 
 
 # --- what is due, and housekeeping ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    outbox: bool  # outbox rows to fan out
+    windows: bool  # throttle windows closed on a held event
+    deliveries: bool  # deliveries due and not claimed by anyone
+
+
+async def due_now(runtime: Runtime, now: dt.datetime) -> Due:
+    """Which kinds of work are there at `now`: a cheap read, so that a worker writes (and,
+    on SQLite, takes the write lock) only for work it has."""
+    async with runtime.db.transaction(write=False) as conn:
+        outbox = await conn.scalar(
+            select(webhook_events.c.id).where(webhook_events.c.dispatched.is_(None)).limit(1)
+        )
+        windows = await conn.scalar(
+            select(webhook_throttles.c.key)
+            .where(
+                webhook_throttles.c.held_event_id.is_not(None),
+                webhook_throttles.c.window_end <= now,
+            )
+            .limit(1)
+        )
+        deliveries = await conn.scalar(
+            select(webhook_deliveries.c.id)
+            .join(
+                webhook_subscriptions,
+                webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id,
+            )
+            .where(due_condition(now), webhook_subscriptions.c.status == "active")
+            .limit(1)
+        )
+    return Due(outbox is not None, windows is not None, deliveries is not None)
 
 
 async def next_due(runtime: Runtime, now: dt.datetime) -> dt.datetime | None:
