@@ -97,6 +97,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline", type=float, default=20.0, help="seconds of idle load")
     p.add_argument("--pg-url", default=os.environ.get("PLAUDIT_BENCH_PG_URL", DEFAULT_PG_URL))
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--worker-nice",
+        type=int,
+        default=10,
+        help="PLAUDIT_WORKER_NICE of the worker process (default: %(default)s, the server's)",
+    )
     return p.parse_args(argv)
 
 
@@ -171,7 +177,8 @@ async def scenario(
                 print("  .. starting the worker: the sweep", flush=True)
                 cutoff = dt.datetime.now(dt.UTC)
                 sweep_start = time.perf_counter_ns()
-                worker = await spawn(["worker"], env, workdir, "worker.log")
+                worker_env = {**env, "PLAUDIT_WORKER_NICE": str(args.worker_nice)}
+                worker = await spawn(["worker"], worker_env, workdir, "worker.log")
                 deadline = time.perf_counter() + 600
                 while await conn.fetchval(_DUE, cutoff) and time.perf_counter() < deadline:  # noqa: ASYNC110 - polls the database
                     await asyncio.sleep(0.25)
@@ -200,6 +207,7 @@ async def scenario(
         "sweep_s": sweep_s,
         "users_per_s": due / sweep_s if sweep_s else None,
         "target_s": TARGET_S,
+        "worker_nice": args.worker_nice,
         "baseline": latency_summary(rec.latencies_between(load_start, sweep_start)),
         "during": latency_summary(rec.latencies_between(sweep_start, sweep_end)),
         "load_failures": dict(rec.failures),

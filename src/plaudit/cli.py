@@ -147,6 +147,9 @@ def worker() -> None:
     """Run background jobs and sweeps (scale-out: any number, against PostgreSQL)."""
     settings = _settings()
     configure_logging(settings.log_level)
+    if settings.worker_nice and hasattr(os, "nice"):
+        # The API answers first: a sweep over a million users must not slow event traffic.
+        os.nice(settings.worker_nice)
 
     async def main() -> None:
         import plaudit.features  # noqa: F401  (registers job kinds and sweeps)

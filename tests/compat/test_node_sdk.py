@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from trophy import TrophyApi
-from trophy.types import CreatedMetric, CreateMetricRequestItem
+from trophy.admin.streaks import ResetStreaksRequestUsersItem
+from trophy.types import CreatedMetric, CreateMetricRequestItem, StreakSettingsMetric
 
 from tests.compat.sdk import unique
 from tests.support.server import LiveServer
@@ -158,3 +159,52 @@ def test_node_errors_map_to_the_sdks_error_classes(scenario: Scenario) -> None:
     }
     for case, (_, _, prefix) in EXPECTED_ERRORS.items():
         assert outcomes[case]["error"].startswith(prefix), (case, outcomes[case])
+
+
+def test_node_streak_rankings_freezes_and_restore(
+    scenario: Scenario, environment_admin: TrophyApi, node_metric: CreatedMetric
+) -> None:
+    """Streak settings are per scope and the Node SDK has no Tenant-ID: this test makes its
+    own metric the environment's streak metric, so only its users have streaks there."""
+    environment_admin.admin.streaks.settings.update(
+        metrics=[StreakSettingsMetric(key=node_metric.key, threshold=1)]
+    )
+    started = scenario("streakEvents")
+    a, b, c = started["ids"]
+    assert started["lengths"] == [1, 1, 1]
+    reset = environment_admin.admin.streaks.reset(users=[ResetStreaksRequestUsersItem(id=c)])
+    assert reset.reset_users == [c]
+
+    result = scenario("streakRankings")
+    ann = {"userId": a, "name": "Ann", "streakLength": 1}
+    bob = {"userId": b, "streakLength": 1}  # no name: null, which the SDK drops
+    cid = {"userId": c, "name": "Cid", "streakLength": 1}
+    assert result["active"] == [ann, bob]  # ties by user id
+    assert result["longest"] == [ann, bob, cid]  # the reset streak still counts
+    assert result["top"] == [ann]
+    assert result["freezes"] == {
+        "issues": [
+            {
+                "userId": a,
+                "level": "error",
+                "reason": "Streak freezes are not enabled",
+                "severity": "error",
+                "message": "Streak freezes are not enabled",
+            },
+            {
+                "userId": f"{a.removesuffix('-streak-a')}-ghost",
+                "level": "error",
+                "reason": "User does not exist",
+                "severity": "error",
+                "message": "User does not exist",
+            },
+        ]
+    }
+    assert result["restored"]["restoredUsers"] == [c]
+    assert [(i["userId"], i["level"], i["reason"]) for i in result["restored"]["issues"]] == [
+        (a, "warning", "No streak to restore")
+    ]
+    assert result["afterRestore"] == [ann, bob, cid]
+    bad = result["badLimit"]
+    assert (bad["type"], bad["statusCode"]) == ("UnprocessableEntityError", 422)
+    assert "limit" in bad["error"]

@@ -333,6 +333,30 @@ def test_reset_stamps_the_period_and_restore_brings_it_back() -> None:
     assert restored.state.length == 5  # 4 before the reset, and today on top
 
 
+def test_a_streak_reset_after_counting_today_comes_back_without_counting_today_twice() -> None:
+    s = rules.new_state(DAILY, LONDON, at(LONDON, "2025-04-01T08:00"))
+    s = run_days(s, DAILY, LONDON, D(2025, 4, 2), D(2025, 4, 4))  # extended today, 4 April
+    assert s.length == 3
+    done = rules.reset(s, DAILY, at(LONDON, "2025-04-04T20:00"))
+    assert done is not None
+    back = rules.restore(done.state, DAILY, at(LONDON, "2025-04-04T21:00"))
+    assert back is not None
+    assert (back.state.length, back.state.covered) == (3, day(D(2025, 4, 4)))
+    later = event(back.state, at(LONDON, "2025-04-04T22:00"))
+    assert (later.state.length, later.extended) == (3, False)  # today already counts
+    tomorrow = event(later.state, at(LONDON, "2025-04-05T09:00"))
+    assert (tomorrow.state.length, tomorrow.extended) == (4, True)
+
+    # Reset, a new start the same day, then restore: still one count for today.
+    again = rules.reset(s, DAILY, at(LONDON, "2025-04-04T20:00"))
+    assert again is not None
+    restarted = event(again.state, at(LONDON, "2025-04-04T20:30"))
+    assert restarted.state.length == 1
+    restored = rules.restore(restarted.state, DAILY, at(LONDON, "2025-04-04T21:00"))
+    assert restored is not None
+    assert restored.state.length == 3
+
+
 def test_days_off_never_break_and_may_extend() -> None:
     # Saturday (6) and Sunday (0) off; 2025-04-04 is a Friday.
     config = replace(DAILY, days_off=frozenset({0, 6}))

@@ -206,6 +206,11 @@ _SDK_MODELS: dict[tuple[str, str, str], str] = {
     ("admin", "GET", "/environments"): "typing.List[AdminEnvironment]",
     ("admin", "GET", "/streaks/settings"): "StreakSettings",
     ("admin", "PATCH", "/streaks/settings"): "StreakSettings",
+    ("admin", "POST", "/streaks/freezes"): "CreateStreakFreezesResponse",
+    ("admin", "POST", "/streaks/pauses"): "CreateStreakPausesResponse",
+    ("admin", "DELETE", "/streaks/pauses"): "DeleteStreakPausesResponse",
+    ("admin", "POST", "/streaks/restore"): "RestoreStreaksResponse",
+    ("admin", "POST", "/streaks/reset"): "ResetStreaksResponse",
 }
 
 
@@ -245,6 +250,7 @@ SDK_EXTRA_TEMPLATES = {
     ("admin", "GET", "/environments"),
     ("admin", "GET", "/streaks/settings"),
     ("admin", "PATCH", "/streaks/settings"),
+    ("admin", "POST", "/streaks/reset"),
 }
 
 

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="How often an idle worker looks for due jobs and sweeps."
     )
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Scheduling priority a dedicated `plaudit worker` process lowers itself "
+        "by (Unix nice), so that sweeps over many users leave the CPU to event traffic first.",
+    )
     max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest request body accepted.")
     max_batch_body_bytes: int = Field(
         10 << 20, ge=1024, description="Largest body accepted by the batch events endpoint."

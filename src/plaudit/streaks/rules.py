@@ -740,6 +740,20 @@ def restore(state: StreakState, settings: StreakSettings, now: dt.datetime) -> S
         return None
     period = current_period(state, settings)
     before = previous_period(period, state.frequency)
+    if best.last_period == period:
+        # Reset (or lost) after counting the open period: it comes back as it was, and the
+        # open period is not counted a second time.
+        length, covered, extended_at = best.length, period, best.last_extended_at
+        history = _put_history(state.history, HistoryEntry(period, length))
+        restored = replace(
+            state,
+            length=length,
+            started=best.started,
+            covered=covered,
+            last_extended_at=extended_at,
+            history=history,
+        )
+        return Step(restored, step.effects)
     history = _put_history(state.history, HistoryEntry(before, best.length))
     if state.covered == period:
         # The open period is already met: it counts on top of the restored streak.

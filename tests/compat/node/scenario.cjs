@@ -1,7 +1,7 @@
 // Drives a live Plaudit server through Trophy's official Node SDK and prints one JSON
 // document of what the SDK returned; tests/compat/test_node_sdk.py asserts on it.
 //
-//   node scenario.cjs events|users|errors
+//   node scenario.cjs events|users|errors|streakEvents|streakRankings
 //
 // Environment: PLAUDIT_APP_URL, PLAUDIT_ADMIN_URL, PLAUDIT_API_KEY, PLAUDIT_METRIC (an
 // existing metric key) and PLAUDIT_RUN (a unique prefix for the user ids this run makes).
@@ -128,6 +128,43 @@ const scenarios = {
       invalidTimeZone: await failure(() => client.users.identify(id, { tz: "Mars/Base" }, once)),
       nameTooLong: await failure(() => client.users.identify(id, { name: "x".repeat(300) }, once)),
     };
+  },
+
+  // Three users start a streak on PLAUDIT_METRIC (the test made it the streak metric).
+  async streakEvents() {
+    const people = [
+      { id: `${run}-streak-a`, name: "Ann" },
+      { id: `${run}-streak-b` },
+      { id: `${run}-streak-c`, name: "Cid" },
+    ];
+    const lengths = [];
+    for (const person of people) {
+      const response = await client.metrics.event(
+        metric,
+        { user: { ...person, tz: "UTC" }, value: 1 },
+        once,
+      );
+      lengths.push(response.currentStreak.length);
+    }
+    return { ids: people.map((person) => person.id), lengths };
+  },
+
+  // After the test reset user c: rankings, a freeze grant and a restore.
+  async streakRankings() {
+    const active = await client.streaks.rankings({}, once);
+    const longest = await client.streaks.rankings({ type: "longest", limit: 100 }, once);
+    const top = await client.streaks.rankings({ type: "active", limit: 1 }, once);
+    const freezes = await client.admin.streaks.freezes.create(
+      { freezes: [{ userId: `${run}-streak-a` }, { userId: `${run}-ghost` }] },
+      once,
+    );
+    const restored = await client.admin.streaks.restore(
+      { users: [{ id: `${run}-streak-c` }, { id: `${run}-streak-a` }] },
+      once,
+    );
+    const afterRestore = await client.streaks.rankings({ type: "active" }, once);
+    const badLimit = await failure(() => client.streaks.rankings({ limit: 0 }, once));
+    return { active, longest, top, freezes, restored, afterRestore, badLimit };
   },
 };
 
