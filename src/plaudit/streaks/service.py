@@ -14,7 +14,7 @@ period on (freezes, pauses and the auto-earn clock carry over).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,13 @@ from plaudit.users.service import to_wire as user_wire
 from plaudit.webhooks.outbox import WebhookEvent, emit
 
 MICRO = 1_000_000
+
+ExtensionHook = Callable[
+    [AsyncConnection, ScopeConfig, UserState, int, dt.datetime], Awaitable[None]
+]
+# Features that act when an event starts or extends a streak (the points feature's streak
+# triggers) append here; each runs in the event's transaction with the new length.
+EXTENSION_HOOKS: list[ExtensionHook] = []
 
 
 def effective_settings(
@@ -157,6 +164,8 @@ async def after_events(
             w.effects.extend(step.effects)
             if step.extended:
                 completed = await achievements.on_streak(conn, config, user, w.state.length, now)
+                for hook in EXTENSION_HOOKS:
+                    await hook(conn, config, user, w.state.length, now)
             extended = step.extended
         else:
             extended = False
