@@ -1,7 +1,7 @@
 """The streak service, driven through the HTTP API and the test clock, agrees with the
 independent reference model of tests/streaks/test_rules.py on random scenarios: time zones
 (DST, ±13/14 h, half and quarter hours), frequencies, week starts, thresholds, AND/OR,
-days off and freezes.
+days off, freezes and pauses (created through the Admin API).
 
 The test clock only moves forward, so each scenario is moved forward by whole Gregorian
 400-year cycles (146,097 days: the same weekdays and calendar) until it starts after the
@@ -36,7 +36,7 @@ def moved(sc: Scenario, after: dt.datetime) -> Scenario:
         events=tuple((t + shift, metric, value) for t, metric, value in sc.events),
         checks=tuple(t + shift for t in sc.checks),
         now=sc.now + shift,
-        pauses=(),  # pauses are set through the admin API, tested on their own
+        pauses=tuple(replace(p, start=p.start + shift, end=p.end + shift) for p in sc.pauses),
     )
 
 
@@ -69,7 +69,7 @@ async def configure(env: TestEnvironment, sc: Scenario) -> None:
 
 
 @settings(
-    max_examples=4,
+    max_examples=6,
     deadline=None,
     # Shrinking replays scenarios many times, each moving the clock further on; a failure
     # is reported as generated (the scenario is printed) instead.
@@ -87,6 +87,11 @@ async def test_the_service_agrees_with_the_reference_model(
     await move_clock(env, iso(sc.t0))
     created = await env.app.put("/users/u", json={"tz": sc.tz})
     assert created.status_code in (200, 201), created.json()
+    if sc.pauses:
+        body = [{"userId": "u", "start": str(p.start), "end": str(p.end)} for p in sc.pauses]
+        paused = await env.admin.post("/streaks/pauses", json={"pauses": body})
+        assert paused.status_code == 201, paused.json()
+        assert paused.json()["issues"] == []
 
     timeline = sorted(
         [(t, 0, metric, value) for t, metric, value in sc.events]
@@ -122,3 +127,8 @@ async def test_the_service_agrees_with_the_reference_model(
         (dt.date.fromisoformat(h["periodStart"]), h["length"], h["usedFreeze"], h["usedPause"])
         for h in got["streakHistory"]
     ] == expected.history
+    # A streak that earns a freeze at least as often as it misses a period lives forever,
+    # and the sweep must then look at it every midnight: the next scenario moves the clock
+    # centuries on, through every one of them. Without freezes it ends at the next one.
+    answer = await env.admin.patch("/streaks/settings", json={"freezes": None})
+    assert answer.status_code == 200, answer.json()
