@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
+import httpx
 import pytest
-from trophy import TrophyApi, TrophyApiEnvironment
+from fastapi import FastAPI
+from trophy import AsyncTrophyApi, TrophyApi, TrophyApiEnvironment
 from trophy.core.api_error import ApiError
 
 from tests.support.server import LiveServer
@@ -34,6 +37,25 @@ def sdk_client(
         tenant_id=tenant,
         max_retries=0,
     )
+
+
+@asynccontextmanager
+async def in_process_sdk_client(app: FastAPI, api_key: str) -> AsyncIterator[AsyncTrophyApi]:
+    """The official async client speaking HTTP to `app` inside this process.
+
+    For tests that also move the test clock and read the app's database: the SDK builds
+    and parses every request and response as it would over a socket, while the app's
+    runtime stays at hand. Retries are off, as in `sdk_client`.
+    """
+    base = "http://plaudit.test"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=base, timeout=60) as http:
+        yield AsyncTrophyApi(
+            api_key=api_key,
+            environment=TrophyApiEnvironment(api=f"{base}/v1", admin=f"{base}/admin/v1"),
+            httpx_client=http,
+            max_retries=0,
+        )
 
 
 def api_error(status: int, call: Callable[[], object], typed: type[ApiError] = ApiError) -> str:

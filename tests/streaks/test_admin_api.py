@@ -15,7 +15,7 @@ from plaudit.users.tables import users
 from plaudit.webhooks.tables import webhook_events
 from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
-from tests.streaks.test_timelines import configure, event_streak, streak_webhooks
+from tests.streaks.support import configure, event_streak, streak_webhooks
 from tests.support.api import TestEnvironment, make_environment
 
 LONDON = "Europe/London"  # BST (UTC+1) from the end of March to the end of October
