@@ -3,6 +3,7 @@ client, and the streak webhooks a scope's outbox holds."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -17,14 +18,25 @@ async def configure(env: TestEnvironment, **settings: Any) -> None:
     assert response.status_code == 200, response.json()
 
 
-async def streak_webhooks(runtime: Runtime, scope_id: int) -> list[tuple[str, dict[str, Any]]]:
-    async with runtime.db.transaction(write=False) as conn:
-        rows = await conn.execute(
-            select(webhook_events.c.type, webhook_events.c.payload)
-            .where(webhook_events.c.scope_id == scope_id, webhook_events.c.type.like("streak.%"))
-            .order_by(webhook_events.c.created, webhook_events.c.id)
+async def streak_webhooks(
+    runtime: Runtime, scope_id: int, since: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The scope's streak webhooks in the outbox, oldest first; from `since` on if given.
+
+    The outbox keeps a row only for the log retention (7 days) after it went out: a test
+    spanning longer reads what it expects before it ages out, or from `since`.
+    """
+    query = (
+        select(webhook_events.c.type, webhook_events.c.payload)
+        .where(webhook_events.c.scope_id == scope_id, webhook_events.c.type.like("streak.%"))
+        .order_by(webhook_events.c.created, webhook_events.c.id)
+    )
+    if since is not None:
+        query = query.where(
+            webhook_events.c.created >= dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
         )
-        return [(row.type, row.payload) for row in rows]
+    async with runtime.db.transaction(write=False) as conn:
+        return [(row.type, row.payload) for row in await conn.execute(query)]
 
 
 async def event_streak(

@@ -106,7 +106,11 @@ class Settings(BaseSettings):
         "(scheme, host and port), so a slow receiver cannot hold up the others.",
     )
     webhook_log_retention_days: int = Field(
-        7, ge=1, le=365, description="Days webhook deliveries stay inspectable."
+        7,
+        ge=1,
+        le=365,
+        description="Days webhook delivery logs, and outbox events no delivery still needs, "
+        "are kept.",
     )
     idempotency_retention_days: int | None = Field(
         None,

@@ -23,7 +23,18 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import structlog
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.settings import Settings
@@ -537,8 +548,29 @@ async def next_due(runtime: Runtime, now: dt.datetime) -> dt.datetime | None:
     return min(found) if found else None
 
 
-async def purge(conn: AsyncConnection, now: dt.datetime, retention: dt.timedelta) -> int:
-    """Delivery logs older than the retention, with the outbox rows they sent, go."""
+# Rows one purge run deletes of each kind (deliveries with their attempts, outbox rows,
+# throttle windows), so that each run is a short transaction.
+PURGE_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    deliveries: int
+    events: int
+    throttles: int
+    more: bool  # a chunk was full: there may be more to purge now
+
+    @property
+    def total(self) -> int:
+        return self.deliveries + self.events + self.throttles
+
+
+async def purge(
+    conn: AsyncConnection, now: dt.datetime, retention: dt.timedelta, chunk: int = PURGE_CHUNK
+) -> Purged:
+    """One chunk of what is older than the retention: finished delivery logs with their
+    attempts, then outbox rows that nothing references any more (their deliveries are gone,
+    or no subscriber ever matched them), then idle throttle windows."""
     cutoff = now - retention
     d = webhook_deliveries
     stale = and_(
@@ -551,21 +583,36 @@ async def purge(conn: AsyncConnection, now: dt.datetime, retention: dt.timedelta
             ),
         ),
     )
-    fresh = (
-        select(d.c.id).where(d.c.event_id == webhook_events.c.id, ~stale).exists()
-    )  # a delivery of the event that stays
-    sent = select(d.c.id).where(d.c.event_id == webhook_events.c.id).exists()
-    events = await conn.execute(
-        delete(webhook_events).where(webhook_events.c.dispatched < cutoff, sent, ~fresh)
-    )
-    stale_ids = select(d.c.id).where(stale).scalar_subquery()
-    await conn.execute(
-        delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(stale_ids))
-    )
-    deliveries = await conn.execute(delete(d).where(stale))
-    await conn.execute(
-        delete(webhook_throttles).where(
-            webhook_throttles.c.window_end < cutoff, webhook_throttles.c.held_event_id.is_(None)
+    stale_ids = list((await conn.scalars(select(d.c.id).where(stale).limit(chunk))).all())
+    if stale_ids:
+        await conn.execute(
+            delete(webhook_attempts).where(webhook_attempts.c.delivery_id.in_(stale_ids))
         )
+        await conn.execute(delete(d).where(d.c.id.in_(stale_ids)))
+    # Dispatched, so fan-out is done with it; no delivery left, so no log shows it and no
+    # retry sends it; not held by a throttle window, which would send it when it closes.
+    # An undispatched row is kept however old: it has not been sent yet.
+    e = webhook_events
+    unreferenced = (
+        select(e.c.id)
+        .where(
+            e.c.dispatched < cutoff,
+            ~select(d.c.id).where(d.c.event_id == e.c.id).exists(),
+            e.c.id.not_in(
+                select(webhook_throttles.c.held_event_id).where(
+                    webhook_throttles.c.held_event_id.is_not(None)
+                )
+            ),
+        )
+        .limit(chunk)
     )
-    return int(events.rowcount or 0) + int(deliveries.rowcount or 0)
+    events = await conn.execute(delete(e).where(e.c.id.in_(unreferenced)))
+    t = webhook_throttles
+    idle = (
+        select(t.c.scope_id, t.c.key)
+        .where(t.c.window_end < cutoff, t.c.held_event_id.is_(None))
+        .limit(chunk)
+    )
+    throttles = await conn.execute(delete(t).where(tuple_(t.c.scope_id, t.c.key).in_(idle)))
+    counts = (len(stale_ids), int(events.rowcount or 0), int(throttles.rowcount or 0))
+    return Purged(*counts, more=max(counts) >= chunk)

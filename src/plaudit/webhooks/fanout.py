@@ -143,7 +143,7 @@ async def fan_out(runtime: Runtime, now: dt.datetime, limit: int = FAN_OUT_BATCH
                 if rules.matches(types, event.type)
             ]
             if not targets:
-                continue  # nobody listens: the row is kept for the record, never sent
+                continue  # nobody listens: never sent, kept for the retention like the logs
             key = rules.throttle_key(event.type, event.payload)
             if key is not None:
                 window_end = await conn.scalar(

@@ -2,7 +2,8 @@
 
 Rows are written in the same transaction as the change they describe, so a rolled-back
 change sends nothing. The delivery side fans each row out into one delivery per matching
-subscription and records every attempt ("webhooks as data").
+subscription and records every attempt ("webhooks as data"). Dispatched rows that no
+delivery or throttle window references any more are purged after the log retention.
 """
 
 from __future__ import annotations

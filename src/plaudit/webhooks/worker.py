@@ -32,7 +32,7 @@ from sqlalchemy import select
 from plaudit.core import observability
 from plaudit.core.clock import test_clock_table, utcnow
 from plaudit.jobs.registry import Pump, register_pump
-from plaudit.jobs.sweeps import periodic
+from plaudit.jobs.sweeps import Progress, periodic
 from plaudit.webhooks import delivery, fanout
 
 if TYPE_CHECKING:
@@ -342,9 +342,10 @@ webhooks_pump = register_pump(
 )
 
 
-async def _purge(ctx: SweepContext) -> int:
+async def _purge(ctx: SweepContext) -> Progress:
     keep = dt.timedelta(days=ctx.runtime.settings.webhook_log_retention_days)
-    return await delivery.purge(ctx.conn, ctx.now, keep)
+    purged = await delivery.purge(ctx.conn, ctx.now, keep)
+    return Progress(purged.total, more=purged.more)
 
 
 purge_logs = periodic("webhooks.purge", dt.timedelta(hours=1), _purge)
