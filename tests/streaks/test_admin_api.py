@@ -1,5 +1,7 @@
 """Admin actions on streaks (freezes, pauses, restore, reset) and `/streaks/rankings`, through
-the HTTP API; where dates matter, with the test clock (years increase through the module)."""
+the HTTP API; where dates matter, with the test clock (years increase through the module).
+The worked examples of streaks.md, pauses and restore included, are in test_timelines.py,
+through the official SDK."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from sqlalchemy import select, update
 from plaudit.runtime import Runtime
 from plaudit.streaks.tables import streak_pauses, user_streaks
 from plaudit.users.tables import users
-from plaudit.webhooks.tables import webhook_events
 from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
 from tests.streaks.support import configure, event_streak, streak_webhooks
@@ -117,75 +118,6 @@ async def test_freezes_need_streaks_and_freezes_enabled(env: TestEnvironment) ->
 
 
 # --- pauses ------------------------------------------------------------------------------
-
-
-async def test_worked_example_e_a_pause_keeps_the_streak_without_a_freeze(
-    clock_env: TestEnvironment, clock_stack: Stack
-) -> None:
-    env = clock_env
-    await move_clock(env, "2202-04-01T12:00:00Z")
-    await env.metric("words")
-    await configure(
-        env, metrics=[{"key": "words", "threshold": 1}], freezes={"startCount": 1, "maxCount": 3}
-    )
-    await daily_streak(env, "ed", "2202-04-05", 1)
-    created = await post(
-        env,
-        "/streaks/pauses",
-        {"pauses": [{"userId": "ed", "start": "2202-04-10", "end": "2202-04-12"}]},
-        201,
-    )
-    [pause] = created["created"]
-    assert {k: v for k, v in pause.items() if k != "id"} == {
-        "userId": "ed",
-        "start": "2202-04-10",
-        "end": "2202-04-12",
-        "status": "active",
-    }
-    assert str(uuid.UUID(pause["id"])) == pause["id"]
-    assert created["issues"] == []
-    await daily_streak(env, "ed", "2202-04-06", 4)  # length 5 with P = Wed 9 April
-
-    await move_clock(env, "2202-04-09T19:00:00Z")  # 9 April, evening
-    evening = await streak(env, "ed")
-    assert (evening["length"], evening["periodStart"], evening["expires"]) == (
-        5,
-        "2202-04-09",
-        "2202-04-13",
-    )
-    assert evening["pauses"] == [{"id": pause["id"], "start": "2202-04-10", "end": "2202-04-12"}]
-    kinds = [kind for kind, _ in await streak_webhooks(clock_stack.runtime, env.scope_id)]
-    assert kinds == ["streak.started"] + ["streak.extended"] * 4
-
-    await move_clock(env, "2202-04-12T23:00:00Z")  # 13 April, 00:00 local: three sweeps later
-    paused = await streak(env, "ed", 4)
-    assert (paused["length"], paused["periodStart"], paused["expires"], paused["freezes"]) == (
-        5,
-        "2202-04-12",
-        "2202-04-13",
-        1,
-    )
-    assert [
-        (h["periodStart"], h["length"], h["usedPause"], h["usedFreeze"])
-        for h in paused["streakHistory"]
-    ] == [
-        ("2202-04-10", 5, True, False),
-        ("2202-04-11", 5, True, False),
-        ("2202-04-12", 5, True, False),
-        ("2202-04-13", 5, False, False),
-    ]
-    assert paused["pauses"] == []  # over
-
-    await move_clock(env, "2202-04-13T07:00:00Z")  # 08:00 local
-    extended = await event_streak(env, "words", "ed")
-    assert (extended["length"], extended["periodStart"], extended["expires"]) == (
-        6,
-        "2202-04-13",
-        "2202-04-14",
-    )
-    # Since the evening of 9 April: no freeze used, nothing lost, one extension.
-    since = await streak_webhooks(clock_stack.runtime, env.scope_id, "2202-04-09T19:00:00Z")
-    assert [kind for kind, _ in since] == ["streak.extended"]
 
 
 async def test_pause_validation_is_per_item(clock_env: TestEnvironment) -> None:
@@ -312,62 +244,6 @@ async def test_pause_requests_that_break_the_schema_fail_whole(env: TestEnvironm
 
 
 # --- restore and reset -------------------------------------------------------------------
-
-
-async def test_worked_example_f_restore_to_the_longest_streak_in_the_window(
-    clock_env: TestEnvironment, clock_stack: Stack
-) -> None:
-    env = clock_env
-    runtime = clock_stack.runtime
-    await move_clock(env, "2205-03-20T12:00:00Z")
-    await env.metric("words")
-    await configure(env, metrics=[{"key": "words", "threshold": 1}])
-    await daily_streak(env, "u1", "2205-03-26", 12)  # 26 March … 6 April: length 12
-    await move_clock(env, "2205-04-07T23:00:00Z")  # 8 April 00:00 local: 7 April missed
-    assert (await streak(env, "u1"))["length"] == 0
-    # A streak achievement defined after the loss: the restore completes it, silently.
-    achievement = await env.admin.post(
-        "/achievements",
-        json=[{"name": "Twelve", "trigger": "streak", "streakLength": 12, "status": "active"}],
-    )
-    assert achievement.status_code == 201, achievement.json()
-
-    await move_clock(env, "2205-04-08T14:00:00Z")  # 15:00 local
-    restored = await post(env, "/streaks/restore", {"users": [{"id": "u1"}, {"id": "nobody"}]}, 201)
-    assert restored["restoredUsers"] == ["u1"]
-    assert issues(restored) == [("nobody", "error", "User does not exist")]
-    read = await streak(env, "u1", 3)
-    assert (read["length"], read["started"], read["periodStart"], read["expires"]) == (
-        12,
-        "2205-03-26",
-        "2205-04-07",
-        "2205-04-08",
-    )
-    assert [(h["periodStart"], h["length"]) for h in read["streakHistory"]] == [
-        ("2205-04-06", 12),
-        ("2205-04-07", 12),
-        ("2205-04-08", 12),
-    ]
-    assert await streak_webhooks(runtime, env.scope_id, "2205-04-08T14:00:00Z") == []  # silent
-    progress = (await env.app.get("/users/u1/achievements")).json()
-    assert [(a["name"], a["achievedAt"]) for a in progress] == [("Twelve", "2205-04-08T14:00:00Z")]
-    async with runtime.db.transaction(write=False) as conn:
-        announced = await conn.scalar(
-            select(webhook_events.c.id).where(
-                webhook_events.c.scope_id == env.scope_id,
-                webhook_events.c.type == "achievement.completed",
-            )
-        )
-    assert announced is None
-
-    await move_clock(env, "2205-04-08T15:00:00Z")
-    after = await event_streak(env, "words", "u1")
-    assert (after["length"], after["extended"]) == (13, True)
-    twice = await post(env, "/streaks/restore", {"users": [{"id": "u1"}]}, 200)
-    assert (twice["restoredUsers"], issues(twice)) == (
-        [],
-        [("u1", "warning", "No streak to restore")],
-    )
 
 
 async def test_reset_sets_the_streak_to_zero_and_records_it(

@@ -1,4 +1,4 @@
-"""The worked timelines of streaks.md (A to D, and the traveller across the date line)
+"""The worked timelines of streaks.md (A to F, and the traveller across the date line)
 through Trophy's official Python SDK: every event, user update, read and admin call goes
 through the SDK's typed client; only the test clock (our extension, absent from the SDK)
 goes through the plain HTTP client. Webhooks are read from the outbox.
@@ -10,25 +10,35 @@ One clock serves the module and only moves forward: each test has a year of its 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from trophy import (
+    AdminIssue,
     AsyncTrophyApi,
     BatchMetricEvent,
     BatchMetricEventUser,
     BulkStreakResponseItem,
+    CreateAchievementRequestItem,
     CreateMetricRequestItem,
     MetricEventStreakResponse,
     StreakMetricPreference,
     StreakPreferences,
     StreakResponse,
+    StreakResponsePausesItem,
     StreakSettingsMetric,
     UpdateStreakSettingsFreezes,
     UpsertedUser,
 )
+from trophy.admin.streaks import (
+    CreateStreakPausesRequestPausesItem,
+    RestoreStreaksRequestUsersItem,
+)
 
+from plaudit.webhooks.tables import webhook_events
 from tests.api.test_test_clock import move_clock
 from tests.compat.sdk import in_process_sdk_client
 from tests.conftest import Stack
@@ -319,3 +329,154 @@ async def test_streaks_off_answer_length_zero_and_batches_count_once_per_day(
         BulkStreakResponseItem(user_id="eve", streak_length=1, extended="2141-01-10T12:00:00Z"),
         BulkStreakResponseItem(user_id="nobody", streak_length=0, extended=None),
     ]
+
+
+async def daily_streak(
+    sdk: AsyncTrophyApi, env: TestEnvironment, user: str, first: str, days: int
+) -> None:
+    """Events at 10:00 London time on `days` consecutive days from `first` (YYYY-MM-DD)."""
+    start = dt.date.fromisoformat(first)
+    for offset in range(days):
+        day = start + dt.timedelta(days=offset)
+        await move_clock(env, f"{day.isoformat()}T09:00:00Z")
+        await event_streak(sdk, "words", UpsertedUser(id=user, tz="Europe/London"))
+
+
+def issues(found: list[AdminIssue]) -> list[tuple[str | None, str, str]]:
+    return [(i.user_id or i.id, str(i.severity), i.message) for i in found]
+
+
+async def test_e_a_pause_keeps_the_streak_without_a_freeze(
+    clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
+) -> None:
+    env = clock_env
+    await move_clock(env, "2142-04-01T12:00:00Z")
+    await metrics(sdk, "words")
+    await configure(
+        sdk, metrics=words(1), freezes=UpdateStreakSettingsFreezes(start_count=1, max_count=3)
+    )
+    await daily_streak(sdk, env, "ed", "2142-04-05", 1)  # the admin pauses on 5 April
+    created = await sdk.admin.streaks.pauses.with_raw_response.create(
+        pauses=[
+            CreateStreakPausesRequestPausesItem(user_id="ed", start="2142-04-10", end="2142-04-12")
+        ]
+    )
+    assert created.status_code == 201
+    [pause] = created.data.created
+    assert (pause.user_id, pause.start, pause.end, pause.status) == (
+        "ed",
+        "2142-04-10",
+        "2142-04-12",
+        "active",
+    )
+    assert str(uuid.UUID(pause.id)) == pause.id
+    assert created.data.issues == []
+    await daily_streak(sdk, env, "ed", "2142-04-06", 4)  # length 5 with P = Wed 9 April
+
+    await move_clock(env, "2142-04-09T19:00:00Z")  # 9 April, evening
+    evening = await read(sdk, "ed")
+    assert (evening.length, evening.period_start, evening.expires) == (
+        5,
+        "2142-04-09",
+        "2142-04-13",
+    )
+    assert evening.pauses == [
+        StreakResponsePausesItem(id=pause.id, start="2142-04-10", end="2142-04-12")
+    ]
+    kinds = [kind for kind, _ in await streak_webhooks(clock_stack.runtime, env.scope_id)]
+    assert kinds == ["streak.started"] + ["streak.extended"] * 4
+
+    await move_clock(env, "2142-04-12T23:00:00Z")  # 13 April, 00:00 local: three sweeps later
+    paused = await read(sdk, "ed", 4)
+    assert (paused.length, paused.period_start, paused.expires, paused.freezes) == (
+        5,
+        "2142-04-12",
+        "2142-04-13",
+        1,
+    )
+    assert [
+        (h.period_start, h.length, h.used_pause, h.used_freeze) for h in paused.streak_history
+    ] == [
+        ("2142-04-10", 5, True, False),
+        ("2142-04-11", 5, True, False),
+        ("2142-04-12", 5, True, False),
+        ("2142-04-13", 5, False, False),
+    ]
+    assert paused.pauses == []  # over
+
+    await move_clock(env, "2142-04-13T07:00:00Z")  # 08:00 local
+    extended = await event_streak(sdk, "words", "ed")
+    assert (extended.length, extended.period_start, extended.expires, extended.extended) == (
+        6,
+        "2142-04-13",
+        "2142-04-14",
+        True,
+    )
+    # Since the evening of 9 April: no freeze used, nothing lost, one extension.
+    since = await streak_webhooks(clock_stack.runtime, env.scope_id, "2142-04-09T19:00:00Z")
+    assert [kind for kind, _ in since] == ["streak.extended"]
+
+
+async def test_f_restore_to_the_longest_streak_in_the_window(
+    clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
+) -> None:
+    env = clock_env
+    runtime = clock_stack.runtime
+    await move_clock(env, "2143-03-20T12:00:00Z")
+    await metrics(sdk, "words")
+    await configure(sdk, metrics=words(1))
+    await daily_streak(sdk, env, "u1", "2143-03-26", 12)  # 26 March … 6 April: length 12
+    await move_clock(env, "2143-04-07T23:00:00Z")  # 8 April 00:00 local: 7 April missed
+    assert (await read(sdk, "u1")).length == 0
+    # A streak achievement defined after the loss: the restore completes it, silently.
+    defined = await sdk.admin.achievements.create(
+        request=[
+            CreateAchievementRequestItem(
+                name="Twelve", trigger="streak", streak_length=12, status="active"
+            )
+        ]
+    )
+    assert defined.issues == []
+
+    await move_clock(env, "2143-04-08T14:00:00Z")  # 15:00 local
+    restored = await sdk.admin.streaks.with_raw_response.restore(
+        users=[RestoreStreaksRequestUsersItem(id="u1"), RestoreStreaksRequestUsersItem(id="nobody")]
+    )
+    assert restored.status_code == 201
+    assert restored.data.restored_users == ["u1"]
+    assert issues(restored.data.issues) == [("nobody", "error", "User does not exist")]
+    shown = await read(sdk, "u1", 3)
+    assert (shown.length, shown.started, shown.period_start, shown.expires) == (
+        12,
+        "2143-03-26",
+        "2143-04-07",
+        "2143-04-08",
+    )
+    assert [(h.period_start, h.length) for h in shown.streak_history] == [
+        ("2143-04-06", 12),
+        ("2143-04-07", 12),
+        ("2143-04-08", 12),
+    ]
+    assert await streak_webhooks(runtime, env.scope_id, "2143-04-08T14:00:00Z") == []  # silent
+    progress = await sdk.users.achievements("u1")
+    assert [(a.name, a.achieved_at) for a in progress] == [("Twelve", utc("2143-04-08T14:00:00Z"))]
+    async with runtime.db.transaction(write=False) as conn:
+        announced = await conn.scalar(
+            select(webhook_events.c.id).where(
+                webhook_events.c.scope_id == env.scope_id,
+                webhook_events.c.type == "achievement.completed",
+            )
+        )
+    assert announced is None
+
+    await move_clock(env, "2143-04-08T15:00:00Z")
+    after = await event_streak(sdk, "words", "u1")
+    assert (after.length, after.extended) == (13, True)
+    twice = await sdk.admin.streaks.with_raw_response.restore(
+        users=[RestoreStreaksRequestUsersItem(id="u1")]
+    )
+    assert twice.status_code == 200
+    assert (twice.data.restored_users, issues(twice.data.issues)) == (
+        [],
+        [("u1", "warning", "No streak to restore")],
+    )
