@@ -126,6 +126,14 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(
         0.5, gt=0, le=60, description="How often an idle worker looks for due jobs and sweeps."
     )
+    worker_sweep_rest: float = Field(
+        0.5,
+        ge=0,
+        le=10,
+        description="After each round of sweeps that found work (period ends, time triggers), "
+        "the worker rests this many times as long as the round took, so that a sweep over many "
+        "users leaves event traffic its latency; 0 sweeps flat out. Queued jobs end the rest.",
+    )
     worker_nice: int = Field(
         10,
         ge=0,

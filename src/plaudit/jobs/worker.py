@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import time
 import traceback
 from typing import TYPE_CHECKING
 
@@ -243,6 +244,7 @@ class WorkerLoop:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pumps: list[Background] = []
+        self._sweep_seconds = 0.0  # how long the last round of sweeps that found work took
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run_forever(), name="plaudit-worker")
@@ -274,7 +276,10 @@ class WorkerLoop:
         async with self.runtime.job_lock:
             ran = await run_due_jobs(self.runtime, await self._now())
             # Jobs can take a while: sweeps decide what is due on a fresh reading.
-            return ran + await run_due_sweeps(self.runtime, await self._now())
+            started = time.perf_counter()
+            swept = await run_due_sweeps(self.runtime, await self._now())
+            self._sweep_seconds = time.perf_counter() - started if swept else 0.0
+            return ran + swept
 
     async def _now(self) -> dt.datetime:
         async with self.runtime.db.transaction(write=False) as conn:
@@ -288,10 +293,13 @@ class WorkerLoop:
             except Exception:
                 log.exception("worker_iteration_failed")
                 work = 0
-            if work == 0 and not self._stopping:
+            # Sweeps walk users in chunks and come straight back while more are due; resting
+            # in proportion keeps their share of the CPU (and of the database) bounded.
+            rest = self._sweep_seconds * self.runtime.settings.worker_sweep_rest if work else poll
+            if rest > 0 and not self._stopping:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=poll)
+                    await asyncio.wait_for(self._wake.wait(), timeout=rest)
 
 
 async def purge_finished_jobs(conn: AsyncConnection, older_than: dt.datetime) -> int:
