@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from plaudit.jobs.sweeps import CHUNK
 from plaudit.jobs.tables import sweeps
 from plaudit.webhooks import delivery
 from plaudit.webhooks.fanout import insert_deliveries
@@ -123,7 +124,7 @@ async def test_a_large_purge_drains_in_chunks_without_waiting_for_the_next_hour(
     hook_clock_env: TestEnvironment, hook_clock_stack: Stack
 ) -> None:
     env, stack = hook_clock_env, hook_clock_stack
-    count = 2 * delivery.PURGE_CHUNK + delivery.PURGE_CHUNK // 2
+    count = 2 * CHUNK + CHUNK // 2
     await move_clock(env, "2202-01-01T00:00:00Z")
     await emit_at(stack, env, "2202-01-01T00:00:00Z", *(lost(f"u{n}") for n in range(count)))
     await move_clock(env, "2202-01-01T00:00:00Z")

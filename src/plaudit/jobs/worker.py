@@ -16,7 +16,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core import observability
@@ -300,10 +300,3 @@ class WorkerLoop:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=rest)
-
-
-async def purge_finished_jobs(conn: AsyncConnection, older_than: dt.datetime) -> int:
-    result = await conn.execute(
-        delete(jobs).where(jobs.c.status.in_(("done", "failed")), jobs.c.finished < older_than)
-    )
-    return int(result.rowcount or 0)

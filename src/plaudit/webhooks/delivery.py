@@ -32,12 +32,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.settings import Settings
+from plaudit.jobs.sweeps import CHUNK, Progress, in_chunk
 from plaudit.webhooks import rules
 from plaudit.webhooks.tables import (
     webhook_attempts,
@@ -548,29 +548,30 @@ async def next_due(runtime: Runtime, now: dt.datetime) -> dt.datetime | None:
     return min(found) if found else None
 
 
-# Rows one purge run deletes of each kind (deliveries with their attempts, outbox rows,
-# throttle windows), so that each run is a short transaction.
-PURGE_CHUNK = 1000
-
-
 @dataclass(frozen=True, slots=True)
 class Purged:
+    """One purge run: the rows it deleted of each kind."""
+
     deliveries: int
     events: int
     throttles: int
-    more: bool  # a chunk was full: there may be more to purge now
+    progress: Progress
 
     @property
     def total(self) -> int:
-        return self.deliveries + self.events + self.throttles
+        return self.progress.done
+
+    @property
+    def more(self) -> bool:
+        return self.progress.more
 
 
 async def purge(
-    conn: AsyncConnection, now: dt.datetime, retention: dt.timedelta, chunk: int = PURGE_CHUNK
+    conn: AsyncConnection, now: dt.datetime, retention: dt.timedelta, chunk: int = CHUNK
 ) -> Purged:
-    """One chunk of what is older than the retention: finished delivery logs with their
-    attempts, then outbox rows that nothing references any more (their deliveries are gone,
-    or no subscriber ever matched them), then idle throttle windows."""
+    """One chunk of each kind of what is older than the retention: finished delivery logs
+    with their attempts, then outbox rows that nothing references any more (their
+    deliveries are gone, or no subscriber ever matched them), then idle throttle windows."""
     cutoff = now - retention
     d = webhook_deliveries
     stale = and_(
@@ -583,6 +584,7 @@ async def purge(
             ),
         ),
     )
+    # Picked once for two deletes: the attempts reference their delivery.
     stale_ids = list((await conn.scalars(select(d.c.id).where(stale).limit(chunk))).all())
     if stale_ids:
         await conn.execute(
@@ -593,26 +595,18 @@ async def purge(
     # retry sends it; not held by a throttle window, which would send it when it closes.
     # An undispatched row is kept however old: it has not been sent yet.
     e = webhook_events
-    unreferenced = (
-        select(e.c.id)
-        .where(
-            e.c.dispatched < cutoff,
-            ~select(d.c.id).where(d.c.event_id == e.c.id).exists(),
-            e.c.id.not_in(
-                select(webhook_throttles.c.held_event_id).where(
-                    webhook_throttles.c.held_event_id.is_not(None)
-                )
-            ),
-        )
-        .limit(chunk)
+    unreferenced = and_(
+        e.c.dispatched < cutoff,
+        ~select(d.c.id).where(d.c.event_id == e.c.id).exists(),
+        e.c.id.not_in(
+            select(webhook_throttles.c.held_event_id).where(
+                webhook_throttles.c.held_event_id.is_not(None)
+            )
+        ),
     )
-    events = await conn.execute(delete(e).where(e.c.id.in_(unreferenced)))
+    events = await in_chunk(conn, delete(e), unreferenced, e.c.id, chunk=chunk)
     t = webhook_throttles
-    idle = (
-        select(t.c.scope_id, t.c.key)
-        .where(t.c.window_end < cutoff, t.c.held_event_id.is_(None))
-        .limit(chunk)
-    )
-    throttles = await conn.execute(delete(t).where(tuple_(t.c.scope_id, t.c.key).in_(idle)))
-    counts = (len(stale_ids), int(events.rowcount or 0), int(throttles.rowcount or 0))
-    return Purged(*counts, more=max(counts) >= chunk)
+    idle = and_(t.c.window_end < cutoff, t.c.held_event_id.is_(None))
+    throttles = await in_chunk(conn, delete(t), idle, t.c.scope_id, t.c.key, chunk=chunk)
+    counts = (len(stale_ids), events, throttles)
+    return Purged(*counts, progress=Progress.of(chunk, *counts))

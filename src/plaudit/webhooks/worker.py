@@ -344,8 +344,7 @@ webhooks_pump = register_pump(
 
 async def _purge(ctx: SweepContext) -> Progress:
     keep = dt.timedelta(days=ctx.runtime.settings.webhook_log_retention_days)
-    purged = await delivery.purge(ctx.conn, ctx.now, keep)
-    return Progress(purged.total, more=purged.more)
+    return (await delivery.purge(ctx.conn, ctx.now, keep)).progress
 
 
 purge_logs = periodic("webhooks.purge", dt.timedelta(hours=1), _purge)
