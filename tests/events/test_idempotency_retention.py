@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from plaudit.events.jobs import forget_idempotency_keys
+from plaudit.events.jobs import forget_idempotency_keys, idempotency_retention
 from plaudit.events.tables import events
+from plaudit.jobs.registry import SweepContext
 from plaudit.jobs.sweeps import CHUNK
 from plaudit.jobs.tables import sweeps
 from plaudit.users.tables import users
@@ -170,11 +171,11 @@ class Rollback(Exception):
     """Ends a test transaction without committing it."""
 
 
-async def test_forgetting_touches_at_most_a_chunk_per_call(
+async def test_forgetting_touches_at_most_a_chunk_per_call_and_nothing_without_a_retention(
     env: TestEnvironment, stack: Stack
 ) -> None:
-    """On the shared stack, in a transaction rolled back at the end, with events dated 1990:
-    older than anything else in the database, so only they are due."""
+    """On the shared stack (no retention set), in a transaction rolled back at the end, with
+    events dated 1990: older than anything else in the database, so only they are due."""
     old = at("1990-01-01T00:00:00Z")
     cutoff = old + dt.timedelta(days=1)
     metric = await env.metric("lessons")
@@ -187,6 +188,10 @@ async def test_forgetting_touches_at_most_a_chunk_per_call(
             expired = [keyed_event(env, pk, metric_id, f"k{n}", old) for n in range(5)]
             kept = keyed_event(env, pk, metric_id, "at-cutoff", cutoff)
             await conn.execute(insert(events), [*expired, kept])
+            # The shared stack sets no retention: its sweep remembers every key, however old.
+            years_later = SweepContext(stack.runtime, conn, old + dt.timedelta(days=3650))
+            assert await idempotency_retention.run(years_later) == 0
+            assert await counts(conn, env) == (7, 6)
             runs = [await forget_idempotency_keys(conn, cutoff, chunk=2) for _ in range(4)]
             assert [(run.done, run.more) for run in runs] == [
                 (2, True),
