@@ -156,9 +156,10 @@ async def test_a_large_backlog_drains_in_chunks_without_waiting_for_the_next_hou
             return await counts(conn, env)
 
     # Each run forgets one chunk in a transaction of its own and, the chunk being full, is
-    # due again at once: the clock stays put, yet the backlog drains.
+    # due again at once: the clock stays put, yet the backlog drains. (The embedded worker
+    # may run some of the chunks between the moves, at the same clock time: how many each
+    # run touched is the chunk test's to check.)
     await move_clock(env, "2097-01-09T00:00:00Z")
-    assert await left() == (count + 1, count - CHUNK)
     for _ in range(10):
         if not (await left())[1]:
             break
