@@ -40,6 +40,7 @@ from plaudit.deps import (
 from plaudit.events import pipeline
 from plaudit.platform.config import bump_config_version
 from plaudit.platform.schemas import DeleteResponse
+from plaudit.points import service as points_service
 from plaudit.users import service as users
 
 admin_router = APIRouter(tags=["Achievements"])
@@ -212,7 +213,7 @@ async def complete_achievement(
     response = AchievementCompletionResponse(
         completion_id=str(first.completion_id),
         achievement=views.user_achievement(config, achievement, first.achieved_at),
-        points={},
+        points=points_service.take_response(conn),
     )
     return json_response(response, 201)
 

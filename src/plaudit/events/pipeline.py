@@ -33,6 +33,7 @@ from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
+from plaudit.points import service as points
 from plaudit.streaks import rules as streak_rules
 from plaudit.streaks import service as streaks
 from plaudit.users import service as users
@@ -58,6 +59,8 @@ class EventOutcome:
     total: int  # the user's total right after this event (millionths)
     achievements: list[achievements.Completed] = field(default_factory=list)
     streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
+    # The event's points awards (`points.awards`: list[hooks.Award]) and response entries.
+    points: points.EventPoints = field(default_factory=points.EventPoints)
 
 
 def validate(
@@ -91,8 +94,9 @@ async def after_users_created(
 ) -> None:
     """Creation effects of new users (initial streak freezes, `user_creation` points).
 
-    Called by every path that can create a user. No feature with creation effects exists yet.
+    Called by every path that can create a user.
     """
+    await points.after_users_created(conn, config, created, now)
 
 
 async def process(
@@ -139,20 +143,39 @@ async def process(
         for item, running in zip(inputs, running_totals, strict=True)
         if running is not None
     ]
-    streak_outcomes = iter(
-        await streaks.after_events(
+    with points.collecting(conn):
+        streak_results, completed_lists = await _streaks_and_achievements(
+            conn, config, inputs, upserted, running_totals, facts, now
+        )
+    await reevaluate_changed_profiles(conn, config, upserted.values(), now)
+    recorded_facts = [
+        (item, result)
+        for item, result, running in zip(inputs, recorded, running_totals, strict=True)
+        if running is not None
+    ]
+    points_results = iter(
+        await points.after_events(
             conn,
             config,
             [
-                (upserted[item.user.id].state, item.metric.key, item.value)
-                for item, running in zip(inputs, running_totals, strict=True)
-                if running is not None
+                points.EventFacts(
+                    upserted[item.user.id].state,
+                    result.event_id,
+                    item.metric.id,
+                    item.value,
+                    item.attributes,
+                    streak.achievements + done,
+                    streak.view.length if streak.extended and streak.view else None,
+                )
+                for (item, result), streak, done in zip(
+                    recorded_facts, streak_results, completed_lists, strict=True
+                )
             ],
             now,
         )
     )
-    completed = iter(await achievements.after_events(conn, config, facts, now))
-    await reevaluate_changed_profiles(conn, config, upserted.values(), now)
+    streak_outcomes = iter(streak_results)
+    completed = iter(completed_lists)
 
     outcomes: list[EventOutcome] = []
     for item, result, running in zip(inputs, recorded, running_totals, strict=True):
@@ -174,9 +197,33 @@ async def process(
                     running,
                     streak.achievements + next(completed),
                     streak,
+                    next(points_results),
                 )
             )
     return outcomes
+
+
+async def _streaks_and_achievements(
+    conn: AsyncConnection,
+    config: ScopeConfig,
+    inputs: Sequence[EventInput],
+    upserted: dict[str, users.Upserted],
+    running_totals: list[int | None],
+    facts: list[EventFacts],
+    now: dt.datetime,
+) -> tuple[list[streaks.StreakOutcome], list[list[achievements.Completed]]]:
+    streak_results = await streaks.after_events(
+        conn,
+        config,
+        [
+            (upserted[item.user.id].state, item.metric.key, item.value)
+            for item, running in zip(inputs, running_totals, strict=True)
+            if running is not None
+        ],
+        now,
+    )
+    completed = await achievements.after_events(conn, config, facts, now)
+    return streak_results, completed
 
 
 async def reevaluate_changed_profiles(
@@ -254,7 +301,7 @@ async def respond(
             for c in outcome.achievements
         ],
         current_streak=await current_streak(conn, config, outcome, now),
-        points={},
+        points=outcome.points.response,
         leaderboards={},
         idempotency_key=key,
         idempotent_replayed=outcome.replayed if key is not None else None,
