@@ -33,7 +33,7 @@ from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
-from plaudit.points import service as points
+from plaudit.points import service as points_service
 from plaudit.streaks import rules as streak_rules
 from plaudit.streaks import service as streaks
 from plaudit.users import service as users
@@ -60,7 +60,7 @@ class EventOutcome:
     achievements: list[achievements.Completed] = field(default_factory=list)
     streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
     # The event's points awards (`points.awards`: list[hooks.Award]) and response entries.
-    points: points.EventPoints = field(default_factory=points.EventPoints)
+    points: points_service.EventPoints = field(default_factory=points_service.EventPoints)
 
 
 def validate(
@@ -96,7 +96,7 @@ async def after_users_created(
 
     Called by every path that can create a user.
     """
-    await points.after_users_created(conn, config, created, now)
+    await points_service.after_users_created(conn, config, created, now)
 
 
 async def process(
@@ -143,7 +143,7 @@ async def process(
         for item, running in zip(inputs, running_totals, strict=True)
         if running is not None
     ]
-    with points.collecting(conn):
+    with points_service.collecting(conn):
         streak_results, completed_lists = await _streaks_and_achievements(
             conn, config, inputs, upserted, running_totals, facts, now
         )
@@ -154,11 +154,11 @@ async def process(
         if running is not None
     ]
     points_results = iter(
-        await points.after_events(
+        await points_service.after_events(
             conn,
             config,
             [
-                points.EventFacts(
+                points_service.EventFacts(
                     upserted[item.user.id].state,
                     result.event_id,
                     item.metric.id,

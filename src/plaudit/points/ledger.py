@@ -14,17 +14,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from plaudit.core.db import dialect_insert
 from plaudit.core.errors import Unprocessable
 from plaudit.core.ids import new_id
 from plaudit.core.periods import local_date
 from plaudit.platform.config import ScopeConfig
-from plaudit.points import hooks, rules, views
+from plaudit.points import hooks, rules, store, views
 from plaudit.points.config import Boost, Level, System, Trigger
-from plaudit.points.tables import points_awards, points_balances
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
 from plaudit.webhooks.outbox import WebhookEvent, emit
@@ -57,6 +54,13 @@ class Entry:
     before: int
     total: int
     awards: list[Recorded] = field(default_factory=list)
+    _wire: dict[str, Any] | None = None
+
+    def wire(self, config: ScopeConfig, now: dt.datetime) -> dict[str, Any]:
+        """MetricEventPointsResponse (the same object serves the response and the webhook)."""
+        if self._wire is None:
+            self._wire = views.event_entry(config, self, now)
+        return self._wire
 
     @property
     def added(self) -> int:
@@ -80,17 +84,10 @@ class Ledger:
         self._loaded: set[int] = set()
 
     async def load(self, conn: AsyncConnection, pks: Iterable[int]) -> None:
-        wanted = sorted(set(pks) - self._loaded)
-        if not wanted:
-            return
-        rows = await conn.execute(
-            select(
-                points_balances.c.user_pk, points_balances.c.system_id, points_balances.c.total
-            ).where(points_balances.c.user_pk.in_(wanted))
-        )
-        for row in rows:
-            self.balances[(row.user_pk, row.system_id)] = row.total
-        self._loaded.update(wanted)
+        wanted = set(pks) - self._loaded
+        if wanted:
+            self.balances.update(await store.balances(conn, wanted))
+            self._loaded.update(wanted)
 
     def apply(
         self, user: UserState, firings: Sequence[Firing], *, event_id: uuid.UUID | None = None
@@ -147,8 +144,8 @@ class Ledger:
         if not self.recorded:
             return
         scope_id = self.config.scope_id
-        await conn.execute(
-            points_awards.insert(),
+        await store.insert_awards(
+            conn,
             [
                 {
                     "id": r.id,
@@ -165,13 +162,8 @@ class Ledger:
                 for r in self.recorded
             ],
         )
-        upsert = dialect_insert(conn, points_balances)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["user_pk", "system_id"],
-            set_={"total": upsert.excluded.total, "updated": upsert.excluded.updated},
-        )
-        await conn.execute(
-            upsert,
+        await store.save_balances(
+            conn,
             [
                 {
                     "user_pk": pk,
@@ -194,7 +186,7 @@ class Ledger:
             who: dict[str, Any] | None = None
             for entry in entries.values():
                 who = who or user_wire(user).model_dump(mode="json", by_alias=True)
-                body = views.event_entry(self.config, entry, self.now)
+                body = entry.wire(self.config, self.now)
                 out.append(WebhookEvent("points.changed", {"user": who, "points": body}))
                 change = entry.level_change()
                 if change is not None:

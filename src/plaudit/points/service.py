@@ -20,16 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.achievements import completion
 from plaudit.achievements.completion import Completed
-from plaudit.core.db import dialect_insert
 from plaudit.platform.config import ScopeConfig
-from plaudit.points import hooks, rules, views
+from plaudit.points import hooks, rules, store
 from plaudit.points.ledger import Entry, Firing, Ledger, record_elsewhere
-from plaudit.points.tables import points_marks, points_timers
+from plaudit.points.tables import points_timers
 from plaudit.streaks import service as streaks
 from plaudit.users.rules import UserState
 
@@ -94,40 +92,6 @@ def _event_matches(filters: tuple[tuple[str, str], ...], attributes: dict[str, s
     return rules.matches(filters, attributes)
 
 
-async def _load_marks(
-    conn: AsyncConnection, pairs: set[tuple[int, uuid.UUID]]
-) -> dict[tuple[int, uuid.UUID], rules.Marks]:
-    if not pairs:
-        return {}
-    pks = sorted({pk for pk, _ in pairs})
-    triggers = sorted({t for _, t in pairs})
-    rows = await conn.execute(
-        select(points_marks).where(
-            points_marks.c.user_pk.in_(pks), points_marks.c.trigger_id.in_(triggers)
-        )
-    )
-    return {(r.user_pk, r.trigger_id): rules.Marks(r.acc, r.hwm) for r in rows}
-
-
-async def _save_marks(
-    conn: AsyncConnection, marks: dict[tuple[int, uuid.UUID], rules.Marks]
-) -> None:
-    if not marks:
-        return
-    upsert = dialect_insert(conn, points_marks)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["user_pk", "trigger_id"],
-        set_={"acc": upsert.excluded.acc, "hwm": upsert.excluded.hwm},
-    )
-    await conn.execute(
-        upsert,
-        [
-            {"user_pk": pk, "trigger_id": trigger, "acc": m.acc, "hwm": m.hwm}
-            for (pk, trigger), m in sorted(marks.items())
-        ],
-    )
-
-
 async def after_events(
     conn: AsyncConnection, config: ScopeConfig, facts: Sequence[EventFacts], now: dt.datetime
 ) -> list[EventPoints]:
@@ -142,7 +106,7 @@ async def after_events(
         for t in points.metric_triggers.get(f.metric_id, ())
         if _event_matches(t.event_filters, f.attributes)
     }
-    marks = await _load_marks(conn, pairs)
+    marks = await store.marks(conn, {pk for pk, _ in pairs}) if pairs else {}
     touched: dict[tuple[int, uuid.UUID], rules.Marks] = {}
     per_event: list[list[Firing]] = []
     for f in facts:
@@ -163,7 +127,7 @@ async def after_events(
         if f.streak_length is not None:
             firings += _streak_firings(config, f.user, f.streak_length)
         per_event.append(firings)
-    await _save_marks(conn, touched)
+    await store.save_marks(conn, touched)
     if not any(per_event):
         return results
     ledger = Ledger(config, now)
@@ -191,7 +155,7 @@ async def after_events(
 def _response(
     config: ScopeConfig, entries: dict[uuid.UUID, Entry], now: dt.datetime
 ) -> dict[str, dict[str, Any]]:
-    return {e.system.key: views.event_entry(config, e, now) for e in entries.values()}
+    return {e.system.key: e.wire(config, now) for e in entries.values()}
 
 
 async def after_users_created(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from plaudit.core.schemas import format_number, format_timestamp
@@ -40,6 +41,20 @@ def level(found: Level) -> dict[str, Any]:
 
 
 def trigger(config: ScopeConfig, found: Trigger) -> dict[str, Any]:
+    metric = config.metrics_by_id.get(found.metric_id) if found.metric_id else None
+    achievement = (
+        config.achievements_by_id.get(found.achievement_id) if found.achievement_id else None
+    )
+    return _trigger(
+        found, metric.name if metric else None, achievement.name if achievement else None
+    )
+
+
+@lru_cache(maxsize=4096)
+def _trigger(
+    found: Trigger, metric_name: str | None, achievement_name: str | None
+) -> dict[str, Any]:
+    """The wire object of a trigger (shared by every award of it: never mutate it)."""
     body: dict[str, Any] = {
         "id": str(found.id),
         "type": found.type,
@@ -50,22 +65,18 @@ def trigger(config: ScopeConfig, found: Trigger) -> dict[str, Any]:
         "updated": format_timestamp(found.updated),
     }
     if found.type == "metric":
-        metric = config.metrics_by_id.get(found.metric_id) if found.metric_id else None
         body["metricId"] = str(found.metric_id)
-        if metric is not None:
-            body["metricName"] = metric.name
+        if metric_name is not None:
+            body["metricName"] = metric_name
         body["metricThreshold"] = found.metric_threshold
         events = [{"key": k, "value": v} for k, v in found.event_filters]
         body["eventAttributes"] = events
         if events:
             body["eventAttribute"] = events[0]
     elif found.type == "achievement":
-        achievement = (
-            config.achievements_by_id.get(found.achievement_id) if found.achievement_id else None
-        )
         body["achievementId"] = str(found.achievement_id)
-        if achievement is not None:
-            body["achievementName"] = achievement.name
+        if achievement_name is not None:
+            body["achievementName"] = achievement_name
     elif found.type == "streak":
         body["streakLengthThreshold"] = found.streak_length
     elif found.type == "time":
