@@ -752,7 +752,7 @@ async def create_boosts(
                 raise Invalid("multiplier must not be 1")
             if item.end is not None and item.end < item.start:
                 raise Invalid("end must not be before start")
-            if item.user_id is not None and item.user_attributes:
+            if item.user_id is not None and item.user_attributes is not None:
                 raise Invalid("userAttributes cannot be set on a boost for one user (userId)")
             if item.user_id is not None:
                 user = (
