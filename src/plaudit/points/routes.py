@@ -29,7 +29,7 @@ from plaudit.deps import (
 )
 from plaudit.platform.config import bump_config_version
 from plaudit.platform.schemas import DeleteResponse
-from plaudit.points import admin, reads
+from plaudit.points import admin, admin_boosts, admin_common, admin_levels, admin_triggers, reads
 from plaudit.points.schemas import (
     CreateBoost,
     CreateLevel,
@@ -71,7 +71,7 @@ async def list_systems(
     rows = await admin_crud.list_active(
         conn, points_systems, caller.scope_id, limit=limit, skip=skip
     )
-    return json_response([admin.system_wire(r) for r in rows])
+    return json_response([admin_common.system_wire(r) for r in rows])
 
 
 @admin_router.post(
@@ -133,7 +133,9 @@ async def delete_systems(
     responses=error_responses(401, 404, 422),
 )
 async def get_system(id: str, caller: AdminCaller, conn: Conn) -> Response:
-    return json_response(admin.system_wire(await admin.live_system(conn, caller.scope_id, id)))
+    return json_response(
+        admin_common.system_wire(await admin_common.live_system(conn, caller.scope_id, id))
+    )
 
 
 # ---- admin: triggers, levels, boosts ------------------------------------------------
@@ -161,14 +163,14 @@ def _children(
         limit: Limit = 10,
         skip: Skip = 0,
     ) -> Response:
-        system = await admin.live_system(conn, caller.scope_id, systemId)
+        system = await admin_common.live_system(conn, caller.scope_id, systemId)
         if path == "boosts":
             config = await scope_config(runtime, conn, caller)
             return json_response(
-                await admin.list_boosts(conn, config, system, now, limit=limit, skip=skip)
+                await admin_boosts.list_boosts(conn, config, system, now, limit=limit, skip=skip)
             )
         table = points_triggers if path == "triggers" else points_levels
-        wire = admin.trigger_wire if path == "triggers" else admin.level_wire
+        wire = admin_common.trigger_wire if path == "triggers" else admin_common.level_wire
         rows = await admin.list_children(conn, table, system, limit=limit, skip=skip)
         return json_response([wire(r) for r in rows])
 
@@ -187,15 +189,15 @@ def _children(
         now: Now,
         runtime: RuntimeDep,
     ) -> Response:
-        system = await admin.live_system(conn, caller.scope_id, systemId)
+        system = await admin_common.live_system(conn, caller.scope_id, systemId)
         items = require_array(await read_json(request), what=f"points {path}")
         issues: list[AdminIssue] = []
         valid = validate_items(create_model, items, issues)
         config = await scope_config(runtime, conn, caller)
         creator = {
-            "triggers": admin.create_triggers,
-            "levels": admin.create_levels,
-            "boosts": admin.create_boosts,
+            "triggers": admin_triggers.create_triggers,
+            "levels": admin_levels.create_levels,
+            "boosts": admin_boosts.create_boosts,
         }[path]
         created = await creator(conn, config, system, valid, issues, now)  # type: ignore[operator]
         if created:
@@ -216,17 +218,17 @@ def _children(
         now: Now,
         runtime: RuntimeDep,
     ) -> Response:
-        system = await admin.live_system(conn, caller.scope_id, systemId)
+        system = await admin_common.live_system(conn, caller.scope_id, systemId)
         items = require_array(await read_json(request), what=f"points {path}")
         issues: list[AdminIssue] = []
         valid = validate_items(update_model, items, issues, id_field="id")
         config = await scope_config(runtime, conn, caller)
         if path == "triggers":
-            updated = await admin.update_triggers(conn, config, system, valid, issues, now)  # type: ignore[arg-type]
+            updated = await admin_triggers.update_triggers(conn, config, system, valid, issues, now)  # type: ignore[arg-type]
         elif path == "levels":
-            updated = await admin.update_levels(conn, system, valid, issues, now)  # type: ignore[arg-type]
+            updated = await admin_levels.update_levels(conn, system, valid, issues, now)  # type: ignore[arg-type]
         else:
-            updated = await admin.update_boosts(conn, config, system, valid, issues, now)  # type: ignore[arg-type]
+            updated = await admin_boosts.update_boosts(conn, config, system, valid, issues, now)  # type: ignore[arg-type]
         if updated:
             await bump_config_version(conn, caller.scope_id, runtime.config)
         return json_response({"updated": updated, "issues": _wire(issues)})
@@ -245,11 +247,11 @@ def _children(
         runtime: RuntimeDep,
         ids: Ids = None,
     ) -> Response:
-        system = await admin.live_system(conn, caller.scope_id, systemId)
+        system = await admin_common.live_system(conn, caller.scope_id, systemId)
         archive = {
-            "triggers": admin.archive_triggers,
-            "levels": admin.archive_levels,
-            "boosts": admin.archive_boosts,
+            "triggers": admin_triggers.archive_triggers,
+            "levels": admin_levels.archive_levels,
+            "boosts": admin_boosts.archive_boosts,
         }[path]
         deleted, issues = await archive(conn, system, parse_id_list(ids), now)
         if deleted:
@@ -264,18 +266,20 @@ def _children(
     async def get_item(
         systemId: str, id: str, caller: AdminCaller, conn: Conn, now: Now, runtime: RuntimeDep
     ) -> Response:
-        system = await admin.live_system(conn, caller.scope_id, systemId)
+        system = await admin_common.live_system(conn, caller.scope_id, systemId)
         if path == "boosts":
             config = await scope_config(runtime, conn, caller)
-            return json_response(await admin.get_boost(conn, config, system, id, now))
+            return json_response(await admin_boosts.get_boost(conn, config, system, id, now))
         if path == "triggers":
             return json_response(
-                admin.trigger_wire(
-                    await admin.get_child(conn, points_triggers, system, id, admin.TRIGGER)
+                admin_common.trigger_wire(
+                    await admin.get_child(conn, points_triggers, system, id, admin_common.TRIGGER)
                 )
             )
         return json_response(
-            admin.level_wire(await admin.get_child(conn, points_levels, system, id, admin.LEVEL))
+            admin_common.level_wire(
+                await admin.get_child(conn, points_levels, system, id, admin_common.LEVEL)
+            )
         )
 
 

@@ -179,14 +179,10 @@ def histogram(balances: Iterable[int]) -> list[Range]:
     return ranges
 
 
-def first_due(unit: str, interval: int, anchor: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    """A time trigger's first firing for a user: `interval` hours after the anchor (the
-    later of the user's creation and the trigger's activation), or local midnight
-    `interval` days after the anchor's local date."""
-    return next_due(unit, interval, anchor, tz)
-
-
 def next_due(unit: str, interval: int, previous: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """A time trigger's next firing after `previous` (or after its anchor: the later of the
+    user's creation and the trigger's activation): `interval` hours on, or local midnight
+    `interval` days after the local date."""
     if unit == "hours":
         return previous + dt.timedelta(hours=interval)
     return start_of_local_day(local_date(previous, tz) + dt.timedelta(days=interval), tz)
