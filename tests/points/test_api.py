@@ -161,6 +161,12 @@ async def test_admin_issues(env: TestEnvironment) -> None:
         (1, "points must not be 0"),
         (3, "metricThreshold is not allowed for streak triggers"),
     ]
+    nulls = await env.admin.patch(
+        "/points",
+        json=[{"id": system["id"], "name": None}, {"id": system["id"], "maxPoints": None}],
+    )
+    assert [i["message"] for i in nulls.json()["issues"]] == ["name may not be null"]
+    assert nulls.json()["updated"][0]["maxPoints"] is None
     again = await env.admin.post("/points", json=[{"name": "Again", "key": "xp"}])
     assert again.status_code == 200
     assert again.json()["issues"][0]["index"] == 0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.alias_generators import to_camel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +40,12 @@ from plaudit.points.tables import (
     points_timers,
     points_triggers,
 )
+
+CLEARABLE = {
+    "description",
+    "badge",
+    "max_points",
+}  # null clears these; other fields may not be null
 
 
 async def create_systems(
@@ -129,6 +136,11 @@ async def update_systems(
             )
             continue
         sent = item.model_fields_set
+        nulls = sorted(n for n in sent - {"id"} if getattr(item, n) is None and n not in CLEARABLE)
+        if nulls:
+            message = f"{to_camel(nulls[0])} may not be null"
+            issues.append(AdminIssue(id=item.id, severity="error", message=message))
+            continue
         values: dict[str, Any] = {"updated": now}
         if "name" in sent and item.name is not None:
             values["name"] = item.name

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +18,8 @@ from plaudit.platform.config import ScopeConfig
 from plaudit.points.admin_common import LEVEL, level_wire
 from plaudit.points.schemas import CreateLevel, UpdateLevel
 from plaudit.points.tables import points_levels
+
+CLEARABLE = {"badge"}  # null clears these; other fields may not be null
 
 
 async def _live_levels(conn: AsyncConnection, system_id: uuid.UUID) -> list[Any]:
@@ -105,6 +108,11 @@ async def update_levels(
             )
             continue
         sent = item.model_fields_set
+        nulls = sorted(n for n in sent - {"id"} if getattr(item, n) is None and n not in CLEARABLE)
+        if nulls:
+            message = f"{to_camel(nulls[0])} may not be null"
+            issues.append(AdminIssue(id=item.id, severity="error", message=message))
+            continue
         values: dict[str, Any] = {"updated": now}
         if "name" in sent and item.name is not None:
             values["name"] = item.name
