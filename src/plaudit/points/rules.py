@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from plaudit.core.periods import local_date, start_of_local_day
@@ -62,14 +63,21 @@ def boost_applies(
     return boost.start <= day and (boost.end is None or day <= boost.end)
 
 
+@lru_cache(maxsize=1024)
+def _stacked(boosts: tuple[tuple[float, str], ...]) -> tuple[Fraction, str]:
+    """The exact product of the multipliers (as written in decimal) and the rounding mode."""
+    product = Fraction(1)
+    for multiplier, _ in boosts:
+        product *= Fraction(str(multiplier))
+    return product, min((mode for _, mode in boosts), key=ROUNDING_ORDER.index)
+
+
 def boosted(raw: int, boosts: Sequence[Boost]) -> int:
     """A positive raw award multiplied by every boost (exactly), rounded once."""
     if raw <= 0 or not boosts:
         return raw
-    product = Fraction(raw)
-    for boost in boosts:
-        product *= Fraction(str(boost.multiplier))
-    mode = min((b.rounding for b in boosts), key=ROUNDING_ORDER.index)
+    factor, mode = _stacked(tuple((b.multiplier, b.rounding) for b in boosts))
+    product = raw * factor
     if mode == "down":
         return math.floor(product)
     if mode == "up":

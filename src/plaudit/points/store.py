@@ -2,18 +2,20 @@
 the award, balance and mark writes of a request.
 
 Statements are built once per dialect (`FastStatement`): a single event's reads are one
-statement each; its writes go row by row on SQLite (each a call on the write-locked
-sqlite3 connection, microseconds, instead of a trip through aiosqlite's thread) and as
-one executemany batch on PostgreSQL.
+statement per user; its writes are one executemany per table, sent on the driver
+connection underneath the request's (the write-locked sqlite3 connection, or asyncpg),
+the way `core.fastsql` runs single statements.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core import fastsql
@@ -58,13 +60,31 @@ _INSERT_AWARDS = FastStatement(lambda _d: points_awards.insert())
 async def _write(
     conn: AsyncConnection, statement: FastStatement, rows: Sequence[Mapping[str, Any]]
 ) -> None:
+    """`statement` for every row, as one executemany on the driver connection underneath
+    (the same connection and transaction `fastsql.fetch` uses)."""
     if not rows:
         return
-    if conn.dialect.name == "sqlite":
-        for row in rows:
-            await fastsql.fetch(conn, statement, row)
-    else:
-        await fastsql.fetch_rows(conn, statement, rows)
+    dialect = conn.dialect
+    compiled = statement.compiled(dialect, tuple(rows[0]))
+    if dialect.name == "postgresql":
+        import asyncpg
+
+        args = [compiled.args(row) for row in rows]
+        driver = await fastsql._asyncpg_connection(conn)
+        try:
+            await driver.executemany(compiled.sql, args)
+        except asyncpg.PostgresError as exc:
+            raise DBAPIError(compiled.sql, args, exc) from exc
+        return
+    raw = await fastsql._sqlite_writer(conn)
+    if raw is None:
+        await conn.execute(statement.statement(dialect.name), [dict(r) for r in rows])
+        return
+    args = [compiled.args(row) for row in rows]
+    try:
+        raw.executemany(compiled.sql, args)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
 
 
 async def balances(conn: AsyncConnection, pks: Iterable[int]) -> dict[tuple[int, uuid.UUID], int]:
