@@ -17,6 +17,7 @@ from trophy.types import (
     CreatePointsLevelRequestItem,
     CreatePointsSystemRequestItem,
     CreatePointsTriggerRequestItem,
+    PatchPointsTriggersRequestItem,
 )
 
 from tests.compat.sdk import api_error, sdk_client, unique
@@ -232,3 +233,95 @@ def test_boosts_stack_and_follow_the_clock(
     assert client.users.points("bo", "xp").total == 10 + 90 + 45 - 5 + 8 + 10
     levels = client.points.level_summary("xp")
     assert [(lv.level.key, lv.users) for lv in levels] == [("bronze", 0), ("silver", 1)]
+
+
+def test_examples_a_and_d(points_client: TrophyApi) -> None:
+    """Example A (10 points per 3 flashcards, with a high-water mark) and example D
+    (levels bronze 0, silver 50, gold 200; up, unchanged, down, and a skipped level)."""
+    client = points_client
+    cards, xp = _metric(client, "flashcards"), _metric(client, "xp-earned")
+    trigger = CreatePointsTriggerRequestItem
+    created = client.admin.points.systems.create(
+        request=[
+            CreatePointsSystemRequestItem(
+                name="Cards",
+                key="cards",
+                triggers=[
+                    trigger(
+                        type="metric",
+                        points=10,
+                        metric_id=cards,
+                        metric_threshold=3,
+                        status="active",
+                    )
+                ],
+            ),
+            CreatePointsSystemRequestItem(
+                name="Levels",
+                key="levels",
+                levels=[
+                    CreatePointsLevelRequestItem(name="Bronze", key="bronze", points=0),
+                    CreatePointsLevelRequestItem(name="Silver", key="silver", points=50),
+                    CreatePointsLevelRequestItem(name="Gold", key="gold", points=200),
+                ],
+                triggers=[
+                    trigger(
+                        type="metric", points=1, metric_id=xp, metric_threshold=1, status="active"
+                    ),
+                    trigger(
+                        type="metric",
+                        points=-1,
+                        metric_id=xp,
+                        metric_threshold=1,
+                        status="inactive",
+                    ),
+                ],
+            ),
+        ]
+    )
+    assert created.issues == []
+    seen = []
+    for value in (2, 2, 5, -4, 3, 4):
+        points = client.metrics.event("flashcards", user=UpsertedUser(id="ann"), value=value).points
+        assert points is not None
+        entry = points.get("cards")
+        seen.append(None if entry is None else (entry.total, entry.added))
+    assert seen == [None, (10, 10), (30, 20), None, None, (40, 10)]
+
+    user = UpsertedUser(id="dee")
+    assert client.metrics.event("xp-earned", user=user, value=40).points is not None
+    steps = []
+    for value in (20, 10):
+        entry = (client.metrics.event("xp-earned", user=user, value=value).points or {})["levels"]
+        steps.append((entry.total, entry.level.key if entry.level else None))
+    assert steps == [(60, "silver"), (70, None)]
+    levels = client.admin.points.triggers.list(created.created[1].id)
+    client.admin.points.triggers.update(
+        created.created[1].id,
+        request=[
+            PatchPointsTriggersRequestItem(id=levels[0].id, status="inactive"),
+            PatchPointsTriggersRequestItem(id=levels[1].id, status="active"),
+        ],
+    )
+    # A decrease on the deduction trigger: 30 units take 30 points.
+    down = (client.metrics.event("xp-earned", user=user, value=30).points or {})["levels"]
+    assert (down.total, down.level.key if down.level else None) == (40, "bronze")
+    client.admin.points.triggers.update(
+        created.created[1].id,
+        request=[
+            PatchPointsTriggersRequestItem(id=levels[0].id, status="active"),
+            PatchPointsTriggersRequestItem(id=levels[1].id, status="inactive"),
+        ],
+    )
+    up = (client.metrics.event("xp-earned", user=user, value=200).points or {})["levels"]
+    assert (up.total, up.level.key if up.level else None) == (240, "gold")
+    summary = client.points.level_summary("levels")
+    # ann never earned points here: at 0, she is at the 0-point level (and in range 0-0).
+    assert [(lv.level.key, lv.users) for lv in summary] == [
+        ("bronze", 1),
+        ("silver", 0),
+        ("gold", 1),
+    ]
+    histogram = client.points.summary("levels")
+    assert [(r.from_, r.to, r.users) for r in histogram][:1] == [(0, 0, 1)]
+    assert (histogram[-1].to, histogram[3].users) == (1000, 1)  # 240 in 201-300

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from trophy.core.pydantic_utilities import parse_obj_as
 
 from plaudit.runtime import Runtime
 from plaudit.webhooks.tables import webhook_events
@@ -14,17 +15,29 @@ from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
 from tests.points.test_api import make_system
 from tests.support.api import TestEnvironment
+from tests.support.contract import sdk_model
+
+SDK_PAYLOADS = {
+    "points.changed": "WebhooksPointsChangedPayload",
+    "points.level_changed": "WebhooksPointsLevelChangedPayload",
+    "points.boost_started": "WebhooksPointsBoostStartedPayload",
+    "points.boost_finished": "WebhooksPointsBoostFinishedPayload",
+}
 
 
 async def points_webhooks(runtime: Runtime, scope_id: int) -> list[tuple[str, str, dict[str, Any]]]:
-    """(type, created, payload) of the scope's points.* outbox rows, oldest first."""
+    """(type, created, payload) of the scope's points.* outbox rows, oldest first; every
+    payload parses as the SDK 1.27.0 webhook model of its type."""
     async with runtime.db.transaction(write=False) as conn:
         rows = await conn.execute(
             select(webhook_events.c.type, webhook_events.c.created, webhook_events.c.payload)
             .where(webhook_events.c.scope_id == scope_id, webhook_events.c.type.like("points.%"))
             .order_by(webhook_events.c.created, webhook_events.c.id)
         )
-        return [(r.type, r.created.strftime("%Y-%m-%dT%H:%M"), r.payload) for r in rows]
+        found = [(r.type, r.created.strftime("%Y-%m-%dT%H:%M"), r.payload) for r in rows]
+    for kind, _when, payload in found:
+        parse_obj_as(sdk_model(SDK_PAYLOADS[kind]), payload)
+    return found
 
 
 async def test_boost_announcements_global_and_for_one_user(
