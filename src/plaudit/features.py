@@ -16,6 +16,7 @@ from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
+from plaudit.points import references as points_references
 from plaudit.points import routes as points_routes
 from plaudit.points import service as points_service
 from plaudit.points import sweep as points_sweep
@@ -55,6 +56,7 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
+    "points_references",
     "points_service",
     "points_sweep",
     "streak_sweep",

@@ -62,7 +62,15 @@ def test_boosts_stack_and_round_like_example_b() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "balance", "cap", "expected"),
-    [(5, 0, None, 5), (5, 3, 5, 2), (5, 5, 5, 0), (5, 9, 5, 0), (-3, 2, None, -2), (-3, 0, 5, 0)],
+    [
+        (5, 0, None, 5),
+        (5, 3, 5, 2),
+        (5, 5, 5, 0),
+        (5, 9, 5, 0),
+        (-3, 2, None, -2),
+        (-3, 0, 5, 0),
+        (10**30, 5, None, rules.MAX_BALANCE - 5),
+    ],
 )
 def test_caps_and_floors(raw: int, balance: int, cap: int | None, expected: int) -> None:
     assert rules.settle(raw, balance, cap) == expected

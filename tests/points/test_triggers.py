@@ -172,6 +172,8 @@ async def test_archived_triggers_stop_and_stay_in_history(env: TestEnvironment) 
     )
     assert patched.json()["updated"][0]["points"] == 5
     assert patched.json()["updated"][0]["metricThreshold"] == 1  # kept
+    in_use = await env.admin.delete("/metrics", params={"ids": metric["id"]})
+    assert in_use.json()["issues"][0]["message"].endswith("a trigger of points system 'xp'")
     deleted = await env.admin.delete(
         f"/points/{system['id']}/triggers", params={"ids": trigger["id"]}
     )
@@ -183,6 +185,8 @@ async def test_archived_triggers_stop_and_stay_in_history(env: TestEnvironment) 
     assert (await env.app.get("/points/xp")).json()["triggers"] == []
     listed = (await env.admin.get(f"/points/{system['id']}/triggers")).json()
     assert listed == []
+    freed = await env.admin.delete("/metrics", params={"ids": metric["id"]})
+    assert freed.json()["deleted"] == [{"id": metric["id"]}]
 
 
 async def test_a_blocked_event_in_a_batch_is_skipped_alone(env: TestEnvironment) -> None:
@@ -234,3 +238,29 @@ async def test_streak_triggers_fire_at_every_multiple(clock_env: TestEnvironment
     assert added == [None, 50, None, 50, None]
     shown = (await env.app.get("/points/xp")).json()["triggers"][0]
     assert shown["streakLengthThreshold"] == 2
+
+
+async def test_a_live_trigger_counts_again_from_zero_when_its_metric_changes(
+    env: TestEnvironment,
+) -> None:
+    first, second = await env.metric("one", "One"), await env.metric("two", "Two")
+    system = await make_system(
+        env,
+        triggers=[
+            {
+                "type": "metric",
+                "points": 1,
+                "metricId": first["id"],
+                "metricThreshold": 3,
+                "status": "active",
+            }
+        ],
+    )
+    await env.event("one", "re", 2)
+    moved = await env.admin.patch(
+        f"/points/{system['id']}/triggers",
+        json=[{"id": system["triggers"][0]["id"], "metricId": second["id"]}],
+    )
+    assert moved.json()["updated"][0]["metricId"] == second["id"]
+    assert (await env.event("two", "re", 2)).json()["points"] == {}
+    assert (await env.event("two", "re", 1)).json()["points"]["xp"]["added"] == 1

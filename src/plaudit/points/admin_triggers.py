@@ -181,7 +181,11 @@ async def update_triggers(
         except Invalid as exc:
             issues.append(AdminIssue(id=item.id, severity="error", message=str(exc)))
             continue
-        activated = status == "active" and row.status != "active"
+        # A live trigger whose counting changed starts again from zero, like an activation.
+        recount = status == "active" and any(
+            values[name] != getattr(row, name) for name in _COUNTING
+        )
+        activated = status == "active" and (row.status != "active" or recount)
         extra = {"activated_at": now} if activated else {}
         await conn.execute(
             update(points_triggers)
@@ -197,6 +201,9 @@ async def update_triggers(
             await _deactivated(conn, item_id)
         updated.append(trigger_wire(fresh))
     return updated
+
+
+_COUNTING = ("type", "metric_id", "event_attributes", "time_unit", "time_interval")
 
 
 def _merge_trigger(

@@ -19,6 +19,7 @@ from plaudit.core.periods import local_date, start_of_local_day
 from plaudit.points.config import Boost, Filters, Level
 
 MICRO = 1_000_000
+MAX_BALANCE = 10**18  # a balance never passes this (BIGINT holds 9.2 x 10^18)
 # Rounding modes from the most to the least conservative: stacked boosts with different
 # modes round with the most conservative one present.
 ROUNDING_ORDER = ("down", "nearest", "up")
@@ -86,11 +87,11 @@ def boosted(raw: int, boosts: Sequence[Boost]) -> int:
 
 
 def settle(raw: int, balance: int, max_points: int | None) -> int:
-    """The amount actually awarded: positive awards stop at the cap, deductions at 0."""
+    """The amount actually awarded: positive awards stop at the cap (without one, at
+    MAX_BALANCE, which keeps balances inside 64-bit columns), deductions at 0."""
     if raw > 0:
-        if max_points is None:
-            return raw
-        return max(0, min(raw, max_points - balance))
+        cap = MAX_BALANCE if max_points is None else min(max_points, MAX_BALANCE)
+        return max(0, min(raw, cap - balance))
     return max(raw, -balance)
 
 
