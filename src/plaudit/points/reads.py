@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.db import json_text
@@ -130,33 +130,32 @@ class _TriggerRow:
 async def level_summary(
     conn: AsyncConnection, scope_id: int, system: System
 ) -> list[dict[str, Any]]:
+    """Users per level, counted in the database (users without a balance are at 0)."""
     if not system.levels:
         raise Unprocessable(f"Points system '{system.key}' has no levels")
-    thresholds = [level.points for level in system.levels]
-    counts = [0] * len(thresholds)
-    rows = await conn.execute(
-        select(points_balances.c.total, func.count())
-        .where(points_balances.c.system_id == system.id, points_balances.c.total >= thresholds[0])
-        .group_by(points_balances.c.total)
+    balance = func.coalesce(points_balances.c.total, 0)
+    level = case(
+        *[(balance >= lv.points, index) for index, lv in reversed(list(enumerate(system.levels)))],
+        else_=-1,
     )
-    for total, users_at in rows:
-        index = max(i for i, t in enumerate(thresholds) if t <= total)
-        counts[index] += users_at
-    if thresholds[0] <= 0:  # users who never earned anything are at 0
-        counts[0] += await _users_without_balance(conn, scope_id, system)
+    rows = await conn.execute(
+        select(level, func.count())
+        .select_from(_with_balances(system))
+        .where(users.c.scope_id == scope_id)
+        .group_by(level)
+    )
+    counts = {int(index): int(n) for index, n in rows}
     return [
-        {"level": views.level(lv), "users": n} for lv, n in zip(system.levels, counts, strict=True)
+        {"level": views.level(lv), "users": counts.get(index, 0)}
+        for index, lv in enumerate(system.levels)
     ]
 
 
-async def _users_without_balance(conn: AsyncConnection, scope_id: int, system: System) -> int:
-    has = select(points_balances.c.user_pk).where(points_balances.c.system_id == system.id)
-    query = (
-        select(func.count())
-        .select_from(users)
-        .where(users.c.scope_id == scope_id, users.c.pk.not_in(has))
+def _with_balances(system: System) -> Any:
+    return users.outerjoin(
+        points_balances,
+        (points_balances.c.user_pk == users.c.pk) & (points_balances.c.system_id == system.id),
     )
-    return int(await conn.scalar(query) or 0)
 
 
 def _attribute_conditions(conn: AsyncConnection, wanted: dict[str, str] | None) -> list[Any]:
@@ -168,19 +167,26 @@ def _attribute_conditions(conn: AsyncConnection, wanted: dict[str, str] | None) 
 async def summary(
     conn: AsyncConnection, config: ScopeConfig, system: System, wanted: dict[str, str] | None
 ) -> list[dict[str, int]]:
-    """The histogram over every user of the scope matching `wanted` (0 for no balance)."""
-    rows = await conn.execute(
-        select(users.c.pk, func.coalesce(points_balances.c.total, 0))
-        .select_from(
-            users.outerjoin(
-                points_balances,
-                (points_balances.c.user_pk == users.c.pk)
-                & (points_balances.c.system_id == system.id),
-            )
-        )
-        .where(users.c.scope_id == config.scope_id, *_attribute_conditions(conn, wanted))
+    """The histogram over every user of the scope matching `wanted` (0 for no balance),
+    counted in the database: the highest balance, then users per range."""
+    balance = func.coalesce(points_balances.c.total, 0)
+    where = (users.c.scope_id == config.scope_id, *_attribute_conditions(conn, wanted))
+    top = await conn.scalar(
+        select(func.max(balance)).select_from(_with_balances(system)).where(*where)
     )
-    ranges = rules.histogram(int(total) for _pk, total in rows)
+    width = rules.histogram_width(int(top or 0))
+    bucket = case((balance <= 0, 0), else_=(balance - 1) // width + 1)
+    rows = await conn.execute(
+        select(bucket, func.count())
+        .select_from(_with_balances(system))
+        .where(*where)
+        .group_by(bucket)
+    )
+    counts: dict[int, int] = {}
+    for index, n in rows:
+        capped = min(10, int(index))
+        counts[capped] = counts.get(capped, 0) + int(n)
+    ranges = rules.histogram_ranges(width, counts)
     return [{"from": r.start, "to": r.end, "users": r.users} for r in ranges]
 
 

@@ -171,21 +171,37 @@ class Range:
     users: int
 
 
+def histogram_width(top: int) -> int:
+    """The width of the ten ranges for a highest balance of `top`: a tenth of `top`
+    rounded up to a power of 10 (at least 10)."""
+    ceiling = 10
+    while ceiling < top:
+        ceiling *= 10
+    return ceiling // 10
+
+
+def histogram_bucket(value: int, width: int) -> int:
+    """0 for the 0-0 range, else 1..10."""
+    return 0 if value <= 0 else min(10, (value - 1) // width + 1)
+
+
+def histogram_ranges(width: int, counts: Mapping[int, int]) -> list[Range]:
+    """Eleven inclusive ranges from the number of users in each bucket."""
+    ranges = [Range(0, 0, counts.get(0, 0))]
+    ranges += [Range((i - 1) * width + 1, i * width, counts.get(i, 0)) for i in range(1, 11)]
+    return ranges
+
+
 def histogram(balances: Iterable[int]) -> list[Range]:
     """Eleven inclusive ranges: 0-0, then ten equal ranges up to the highest balance
     rounded up to a power of 10 (at least 10)."""
     values = list(balances)
-    top = max(values, default=0)
-    ceiling = 10
-    while ceiling < top:
-        ceiling *= 10
-    width = ceiling // 10
-    counts = [0] * 11
+    width = histogram_width(max(values, default=0))
+    counts: dict[int, int] = {}
     for value in values:
-        counts[0 if value <= 0 else min(10, (value - 1) // width + 1)] += 1
-    ranges = [Range(0, 0, counts[0])]
-    ranges += [Range((i - 1) * width + 1, i * width, counts[i]) for i in range(1, 11)]
-    return ranges
+        bucket = histogram_bucket(value, width)
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return histogram_ranges(width, counts)
 
 
 def next_due(unit: str, interval: int, previous: dt.datetime, tz: ZoneInfo) -> dt.datetime:
