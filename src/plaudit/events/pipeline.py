@@ -143,34 +143,26 @@ async def process(
         for item, running in zip(inputs, running_totals, strict=True)
         if running is not None
     ]
-    with points_service.collecting(conn):
-        streak_results, completed_lists = await _streaks_and_achievements(
-            conn, config, inputs, upserted, running_totals, facts, now
+    with points_service.collecting(conn):  # completions' and extensions' points come below
+        streak_results = await streaks.after_events(
+            conn,
+            config,
+            [
+                (upserted[item.user.id].state, item.metric.key, item.value)
+                for item, running in zip(inputs, running_totals, strict=True)
+                if running is not None
+            ],
+            now,
         )
+        completed_lists = await achievements.after_events(conn, config, facts, now)
     await reevaluate_changed_profiles(conn, config, upserted.values(), now)
-    recorded_facts = [
-        (item, result)
-        for item, result, running in zip(inputs, recorded, running_totals, strict=True)
-        if running is not None
-    ]
     points_results = iter(
         await points_service.after_events(
             conn,
             config,
-            [
-                points_service.EventFacts(
-                    upserted[item.user.id].state,
-                    result.event_id,
-                    item.metric.id,
-                    item.value,
-                    item.attributes,
-                    streak.achievements + done,
-                    streak.view.length if streak.extended and streak.view else None,
-                )
-                for (item, result), streak, done in zip(
-                    recorded_facts, streak_results, completed_lists, strict=True
-                )
-            ],
+            _points_facts(
+                upserted, inputs, recorded, running_totals, streak_results, completed_lists
+            ),
             now,
         )
     )
@@ -203,27 +195,33 @@ async def process(
     return outcomes
 
 
-async def _streaks_and_achievements(
-    conn: AsyncConnection,
-    config: ScopeConfig,
-    inputs: Sequence[EventInput],
+def _points_facts(
     upserted: dict[str, users.Upserted],
+    inputs: Sequence[EventInput],
+    recorded: Sequence[store.Recorded],
     running_totals: list[int | None],
-    facts: list[EventFacts],
-    now: dt.datetime,
-) -> tuple[list[streaks.StreakOutcome], list[list[achievements.Completed]]]:
-    streak_results = await streaks.after_events(
-        conn,
-        config,
-        [
-            (upserted[item.user.id].state, item.metric.key, item.value)
-            for item, running in zip(inputs, running_totals, strict=True)
-            if running is not None
-        ],
-        now,
-    )
-    completed = await achievements.after_events(conn, config, facts, now)
-    return streak_results, completed
+    streak_results: Sequence[streaks.StreakOutcome],
+    completed_lists: Sequence[list[achievements.Completed]],
+) -> list[points_service.EventFacts]:
+    """What the points step needs of each recorded event: the achievements it completed
+    and the streak length it reached."""
+    kept = [
+        (item, result)
+        for item, result, running in zip(inputs, recorded, running_totals, strict=True)
+        if running is not None
+    ]
+    return [
+        points_service.EventFacts(
+            upserted[item.user.id].state,
+            result.event_id,
+            item.metric.id,
+            item.value,
+            item.attributes,
+            streak.achievements + done,
+            streak.view.length if streak.extended and streak.view else None,
+        )
+        for (item, result), streak, done in zip(kept, streak_results, completed_lists, strict=True)
+    ]
 
 
 async def reevaluate_changed_profiles(
