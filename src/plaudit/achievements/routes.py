@@ -208,12 +208,15 @@ async def complete_achievement(
         raise Unprocessable(
             f"User '{user.id}' does not have the attributes achievement '{key}' requires"
         )
-    completed = await completion.complete(conn, config, user, [achievement], now, backdated=False)
+    with points_service.capturing(conn) as points:
+        completed = await completion.complete(
+            conn, config, user, [achievement], now, backdated=False
+        )
     first = next(c for c in completed if c.achievement.id == achievement.id)
     response = AchievementCompletionResponse(
         completion_id=str(first.completion_id),
         achievement=views.user_achievement(config, achievement, first.achieved_at),
-        points=points_service.take_response(conn),
+        points=points,
     )
     return json_response(response, 201)
 

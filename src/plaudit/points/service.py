@@ -218,16 +218,22 @@ async def _on_completions(
         [(user, _achievement_firings(config, user, items)) for user, items in by_user.values()],
         now,
     )
-    merged: dict[str, dict[str, Any]] = conn.info.setdefault(_LAST_ENTRIES, {})
-    for entries in results:
-        merged.update(_response(config, entries, now))
+    captured: dict[str, dict[str, Any]] | None = conn.info.get(_LAST_ENTRIES)
+    if captured is not None:
+        for entries in results:
+            captured.update(_response(config, entries, now))
 
 
-def take_response(conn: AsyncConnection) -> dict[str, dict[str, Any]]:
-    """The `points` map of awards made in this transaction outside the pipeline (for the
-    completion response)."""
-    found: dict[str, dict[str, Any]] = conn.info.pop(_LAST_ENTRIES, {})
-    return found
+@contextmanager
+def capturing(conn: AsyncConnection) -> Iterator[dict[str, dict[str, Any]]]:
+    """The `points` map of the awards made inside the block outside the pipeline (for the
+    completion response). Only a block asks: nothing is left on the pooled connection."""
+    captured: dict[str, dict[str, Any]] = {}
+    conn.info[_LAST_ENTRIES] = captured
+    try:
+        yield captured
+    finally:
+        conn.info.pop(_LAST_ENTRIES, None)
 
 
 async def _on_streak(
