@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import achievements, api, report, scenarios, webhooks
+from bench import achievements, api, points, report, scenarios, webhooks
 from bench.load import REQUEST_TIMEOUT_S, EventBodies, make_session
 from bench.server import (
     DEFAULT_PG_URL,
@@ -277,6 +277,7 @@ def findings(result: dict[str, Any]) -> tuple[list[str], list[str]]:
             problems.append(f"batch: {b['users_wrong']} users' totals differ: {b['examples'][:3]}")
     _achievements_findings(result, problems, warnings)
     _webhooks_findings(result, problems, warnings)
+    points.findings(result["scenarios"].get("points-overhead"), problems, warnings)
     v = result.get("verification")
     if v and not v["ok"]:
         problems.append(
@@ -404,6 +405,7 @@ STEPS: dict[str, tuple[Step, Callable[[dict[str, Any]], str]]] = {
     "achievements-overhead": (achievements.achievements_overhead, report.overhead_text),
     "backdate": (achievements.backdate, report.backdate_text),
     "webhooks": (webhooks.webhooks, report.webhooks_text),
+    "points-overhead": (points.points_overhead, points.points_text),
 }
 
 

@@ -43,7 +43,15 @@ from bench.server import (
 # Every scenario in the order a run takes them; the achievements scenarios take minutes
 # of setup (seeding totals, 100,000 users), so they run only when asked for by name, and
 # so does the webhooks one (it subscribes a receiver in this process).
-SCENARIOS = ("throughput", "latency", "batch", "achievements-overhead", "backdate", "webhooks")
+SCENARIOS = (
+    "throughput",
+    "latency",
+    "batch",
+    "achievements-overhead",
+    "backdate",
+    "webhooks",
+    "points-overhead",
+)
 DEFAULT_SCENARIOS = ("throughput", "latency", "batch")
 
 

@@ -16,6 +16,10 @@ from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
+from plaudit.points import references as points_references
+from plaudit.points import routes as points_routes
+from plaudit.points import service as points_service
+from plaudit.points import sweep as points_sweep
 from plaudit.streaks import routes as streak_routes
 from plaudit.streaks import sweep as streak_sweep
 from plaudit.users import routes as user_routes
@@ -28,6 +32,7 @@ APPLICATION_ROUTERS = [
     streak_routes.app_router,
     user_routes.app_router,
     metric_routes.app_router,
+    points_routes.app_router,
 ]
 ADMIN_ROUTERS = [
     achievement_routes.admin_router,
@@ -35,6 +40,7 @@ ADMIN_ROUTERS = [
     event_routes.admin_router,
     metric_routes.admin_router,
     platform_routes.admin_router,
+    points_routes.admin_router,
     streak_routes.admin_router,
     webhook_routes.admin_router,
 ]
@@ -50,6 +56,9 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
+    "points_references",
+    "points_service",
+    "points_sweep",
     "streak_sweep",
     "webhook_worker",
 ]

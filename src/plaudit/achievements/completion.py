@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
@@ -48,6 +48,14 @@ class EventFacts:
     value: int
     attributes: dict[str, str] | None
     total: int  # the user's metric total right after this event
+
+
+CompletionHook = Callable[
+    [AsyncConnection, ScopeConfig, Sequence[Completed], dt.datetime], Awaitable[None]
+]
+# Features that act when achievements are completed (the points feature's achievement
+# triggers) append here; each runs in the completing transaction, never for backdating.
+COMPLETION_HOOKS: list[CompletionHook] = []
 
 
 _INSERT = FastStatement(
@@ -132,6 +140,9 @@ async def complete(
         ]
     if not backdated:
         await announce(conn, config, done, now)
+        if done:
+            for hook in COMPLETION_HOOKS:
+                await hook(conn, config, done, now)
     return done
 
 

@@ -40,6 +40,7 @@ from plaudit.deps import (
 from plaudit.events import pipeline
 from plaudit.platform.config import bump_config_version
 from plaudit.platform.schemas import DeleteResponse
+from plaudit.points import service as points_service
 from plaudit.users import service as users
 
 admin_router = APIRouter(tags=["Achievements"])
@@ -207,12 +208,15 @@ async def complete_achievement(
         raise Unprocessable(
             f"User '{user.id}' does not have the attributes achievement '{key}' requires"
         )
-    completed = await completion.complete(conn, config, user, [achievement], now, backdated=False)
+    with points_service.capturing(conn) as points:
+        completed = await completion.complete(
+            conn, config, user, [achievement], now, backdated=False
+        )
     first = next(c for c in completed if c.achievement.id == achievement.id)
     response = AchievementCompletionResponse(
         completion_id=str(first.completion_id),
         achievement=views.user_achievement(config, achievement, first.achieved_at),
-        points={},
+        points=points,
     )
     return json_response(response, 201)
 

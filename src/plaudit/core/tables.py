@@ -13,6 +13,7 @@ from plaudit.events import tables as event_tables
 from plaudit.jobs import tables as job_tables
 from plaudit.metrics import tables as metric_tables
 from plaudit.platform import tables as platform_tables
+from plaudit.points import tables as points_tables
 from plaudit.streaks import tables as streak_tables
 from plaudit.users import tables as user_tables
 from plaudit.webhooks import tables as webhook_tables
@@ -26,6 +27,7 @@ __all__ = [
     "metadata",
     "metric_tables",
     "platform_tables",
+    "points_tables",
     "streak_tables",
     "user_tables",
     "webhook_tables",

@@ -33,6 +33,7 @@ from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
+from plaudit.points import service as points_service
 from plaudit.streaks import rules as streak_rules
 from plaudit.streaks import service as streaks
 from plaudit.users import service as users
@@ -58,6 +59,8 @@ class EventOutcome:
     total: int  # the user's total right after this event (millionths)
     achievements: list[achievements.Completed] = field(default_factory=list)
     streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
+    # The event's points awards (`points.awards`: list[hooks.Award]) and response entries.
+    points: points_service.EventPoints = field(default_factory=points_service.EventPoints)
 
 
 def validate(
@@ -91,8 +94,9 @@ async def after_users_created(
 ) -> None:
     """Creation effects of new users (initial streak freezes, `user_creation` points).
 
-    Called by every path that can create a user. No feature with creation effects exists yet.
+    Called by every path that can create a user.
     """
+    await points_service.after_users_created(conn, config, created, now)
 
 
 async def process(
@@ -139,8 +143,8 @@ async def process(
         for item, running in zip(inputs, running_totals, strict=True)
         if running is not None
     ]
-    streak_outcomes = iter(
-        await streaks.after_events(
+    with points_service.collecting(conn):  # completions' and extensions' points come below
+        streak_results = await streaks.after_events(
             conn,
             config,
             [
@@ -150,9 +154,20 @@ async def process(
             ],
             now,
         )
-    )
-    completed = iter(await achievements.after_events(conn, config, facts, now))
+        completed_lists = await achievements.after_events(conn, config, facts, now)
     await reevaluate_changed_profiles(conn, config, upserted.values(), now)
+    points_results = iter(
+        await points_service.after_events(
+            conn,
+            config,
+            _points_facts(
+                upserted, inputs, recorded, running_totals, streak_results, completed_lists
+            ),
+            now,
+        )
+    )
+    streak_outcomes = iter(streak_results)
+    completed = iter(completed_lists)
 
     outcomes: list[EventOutcome] = []
     for item, result, running in zip(inputs, recorded, running_totals, strict=True):
@@ -174,9 +189,39 @@ async def process(
                     running,
                     streak.achievements + next(completed),
                     streak,
+                    next(points_results),
                 )
             )
     return outcomes
+
+
+def _points_facts(
+    upserted: dict[str, users.Upserted],
+    inputs: Sequence[EventInput],
+    recorded: Sequence[store.Recorded],
+    running_totals: list[int | None],
+    streak_results: Sequence[streaks.StreakOutcome],
+    completed_lists: Sequence[list[achievements.Completed]],
+) -> list[points_service.EventFacts]:
+    """What the points step needs of each recorded event: the achievements it completed
+    and the streak length it reached."""
+    kept = [
+        (item, result)
+        for item, result, running in zip(inputs, recorded, running_totals, strict=True)
+        if running is not None
+    ]
+    return [
+        points_service.EventFacts(
+            upserted[item.user.id].state,
+            result.event_id,
+            item.metric.id,
+            item.value,
+            item.attributes,
+            streak.achievements + done,
+            streak.view.length if streak.extended and streak.view else None,
+        )
+        for (item, result), streak, done in zip(kept, streak_results, completed_lists, strict=True)
+    ]
 
 
 async def reevaluate_changed_profiles(
@@ -254,7 +299,7 @@ async def respond(
             for c in outcome.achievements
         ],
         current_streak=await current_streak(conn, config, outcome, now),
-        points={},
+        points=outcome.points.response,
         leaderboards={},
         idempotency_key=key,
         idempotent_replayed=outcome.replayed if key is not None else None,

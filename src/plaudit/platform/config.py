@@ -28,6 +28,7 @@ from plaudit.metrics.tables import metrics
 from plaudit.platform.rules import effective_settings
 from plaudit.platform.schemas import AdminSettings
 from plaudit.platform.tables import scopes
+from plaudit.points.config import PointsConfig, load_points_config
 from plaudit.streaks.settings import StreakConfig, parse_streak_config
 
 
@@ -55,6 +56,7 @@ class ScopeConfig:
     # Live achievements (active and locked), in catalogue order.
     achievements: tuple[AchievementConfig, ...] = ()
     streaks: StreakConfig = field(default_factory=lambda: parse_streak_config(None, frozenset()))
+    points: PointsConfig = field(default_factory=PointsConfig)
 
     @cached_property
     def achievements_by_id(self) -> dict[uuid.UUID, AchievementConfig]:
@@ -136,6 +138,7 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         streaks=parse_streak_config(
             settings_dict(scope.settings).get("streaks"), frozenset(m.id for m in by_key.values())
         ),
+        points=await load_points_config(conn, scope_id, attributes_by_id),
     )
 
 
