@@ -20,6 +20,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +31,7 @@ from plaudit.core import observability
 from plaudit.core.errors import Unprocessable
 from plaudit.events import service as store
 from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
+from plaudit.leaderboards import service as leaderboards
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
@@ -58,6 +60,8 @@ class EventOutcome:
     total: int  # the user's total right after this event (millionths)
     achievements: list[achievements.Completed] = field(default_factory=list)
     streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
+    # Boards whose value for the user changed, keyed by board key (the response's object).
+    leaderboards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def validate(
@@ -151,7 +155,27 @@ async def process(
             now,
         )
     )
+    streak_list = list(streak_outcomes)
+    streak_outcomes = iter(streak_list)
     completed = iter(await achievements.after_events(conn, config, facts, now))
+    ranked = iter(
+        await leaderboards.after_events(
+            conn,
+            config,
+            [
+                leaderboards.Contribution(
+                    fact.user,
+                    fact.metric_id,
+                    fact.value,
+                    now,
+                    point_awards=[],  # the points outcome, once the points feature is merged
+                    streak_length=None if streak.view is None else streak.view.length,
+                )
+                for fact, streak in zip(facts, streak_list, strict=True)
+            ],
+            now,
+        )
+    )
     await reevaluate_changed_profiles(conn, config, upserted.values(), now)
 
     outcomes: list[EventOutcome] = []
@@ -174,6 +198,7 @@ async def process(
                     running,
                     streak.achievements + next(completed),
                     streak,
+                    next(ranked),
                 )
             )
     return outcomes
@@ -255,7 +280,7 @@ async def respond(
         ],
         current_streak=await current_streak(conn, config, outcome, now),
         points={},
-        leaderboards={},
+        leaderboards=outcome.leaderboards,
         idempotency_key=key,
         idempotent_replayed=outcome.replayed if key is not None else None,
     )
