@@ -66,10 +66,10 @@ WITH inserted AS (
     RETURNING pk, id
 )
 INSERT INTO leaderboard_entries (leaderboard_id, run_start, user_pk, group_key, user_key,
-                                 neg_value, reached_at)
+                                 neg_value, reached_at, version)
 SELECT $3::uuid, $4::date, pk, '', convert_to(id, 'UTF8'),
        -(1 + floor(random() * 1000))::bigint * 1000000,
-       now() - (random() * interval '1 day')
+       now() - (random() * interval '1 day'), 1
 FROM inserted
 """
 

@@ -114,3 +114,21 @@ async def threshold(conn: AsyncConnection, slot: Slot, max_participants: int) ->
     """The value a newcomer must exceed: the last ranked value of a full ranking, else 0."""
     last = await at_position(conn, slot, max_participants)
     return 0 if last is None else last.value
+
+
+async def count_upto(conn: AsyncConnection, slot: Slot, limit: int) -> int:
+    """How many entries the slot has, counting no further than `limit`."""
+    capped = select(literal(1)).where(*_in(slot)).limit(limit).subquery()
+    found: int = (await conn.execute(select(func.count()).select_from(capped))).scalar_one()
+    return found
+
+
+async def names(conn: AsyncConnection, scope_id: int, user_ids: list[str]) -> dict[str, str | None]:
+    if not user_ids:
+        return {}
+    rows = await conn.execute(
+        select(users.c.id, users.c.name).where(
+            users.c.scope_id == scope_id, users.c.id.in_(user_ids)
+        )
+    )
+    return {row.id: row.name for row in rows}

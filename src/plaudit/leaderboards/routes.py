@@ -26,7 +26,7 @@ from plaudit.deps import (
     Skip,
     scope_config,
 )
-from plaudit.leaderboards import admin, ranking, rules, service, views
+from plaudit.leaderboards import admin, ranking, redis_ranks, rules, service, views
 from plaudit.leaderboards.ranking import Slot
 from plaudit.leaderboards.rules import LeaderboardConfig, Run
 from plaudit.leaderboards.schemas import (
@@ -43,6 +43,7 @@ from plaudit.leaderboards.sweep import announce
 from plaudit.leaderboards.tables import leaderboard_days, leaderboard_entries
 from plaudit.platform.config import ScopeConfig, bump_config_version
 from plaudit.platform.schemas import DeleteResponse
+from plaudit.runtime import Runtime
 from plaudit.users import service as users
 
 admin_router = APIRouter(tags=["Leaderboards"])
@@ -143,6 +144,41 @@ async def get_leaderboard_admin(id: str, caller: AdminCaller, conn: Conn) -> Res
 # --- Application API -----------------------------------------------------------------------
 
 
+async def _served_by_redis(conn: Any, runtime: Runtime, slot: Slot) -> bool:
+    async def size() -> int:
+        return await ranking.count_upto(conn, slot, redis_ranks.SMALL_SLOT + 1)
+
+    async def spawn(target: Slot) -> None:
+        async with runtime.db.transaction(write=False) as own:
+            await redis_ranks.rebuild(own, target)
+
+    return await redis_ranks.ensure(conn, slot, size, spawn)
+
+
+async def _rank(
+    conn: Any, runtime: Runtime, slot: Slot, entry: Any, user_id: str, limit: int
+) -> int | None:
+    """The rank of a committed entry: from Redis when it serves the slot, else SQL."""
+    value = -entry.neg_value
+    if value > 0 and await _served_by_redis(conn, runtime, slot):
+        found = await redis_ranks.position(slot, entry.reached_at, user_id)
+        if found is not None:
+            return found if found <= limit else None
+    return await ranking.rank_of(conn, slot, value, entry.reached_at, user_id, limit)
+
+
+async def _page(
+    conn: Any, runtime: Runtime, scope_id: int, slot: Slot, start: int, count: int
+) -> list[ranking.Ranked]:
+    if count > 0 and await _served_by_redis(conn, runtime, slot):
+        found = await redis_ranks.entries(slot, start, count)
+        named = await ranking.names(conn, scope_id, [e.user_id for e in found])
+        return [
+            ranking.Ranked(0, e.user_id, named.get(e.user_id), e.position, e.value) for e in found
+        ]
+    return await ranking.page(conn, slot, start, count)
+
+
 def _board(
     config: ScopeConfig, key: str, message: str = "Leaderboard not found"
 ) -> LeaderboardConfig:
@@ -239,11 +275,12 @@ async def get_leaderboard(
     maximum = board.max_participants
     start: int | None = offset
     if user_id is not None:
-        start = await _around(conn, caller.scope_id, board, slot, user_id, offset)
+        start = await _around(conn, runtime, caller.scope_id, board, slot, user_id, offset)
     rows: list[ranking.Ranked] = []
     if start is not None:
         start = max(start, 0)
-        rows = await ranking.page(conn, slot, start, max(min(limit, maximum - start), 0))
+        count = max(min(limit, maximum - start), 0)
+        rows = await _page(conn, runtime, caller.scope_id, slot, start, count)
     body = {
         **views.config_fields(config, board),
         "rankings": [
@@ -260,7 +297,13 @@ async def get_leaderboard(
 
 
 async def _around(
-    conn: Any, scope_id: int, board: LeaderboardConfig, slot: Slot, user_id: str, offset: int
+    conn: Any,
+    runtime: Runtime,
+    scope_id: int,
+    board: LeaderboardConfig,
+    slot: Slot,
+    user_id: str,
+    offset: int,
 ) -> int | None:
     """Index of the page start relative to the user's position; None if not ranked here."""
     user = await users.find(conn, scope_id, user_id)
@@ -278,9 +321,7 @@ async def _around(
     ).first()
     if entry is None:
         return None
-    rank = await ranking.rank_of(
-        conn, slot, -entry.neg_value, entry.reached_at, user.id, board.max_participants
-    )
+    rank = await _rank(conn, runtime, slot, entry, user.id, board.max_participants)
     return None if rank is None else rank - 1 + offset
 
 
@@ -325,9 +366,7 @@ async def user_leaderboard(
     rank: int | None = None
     if entry is not None:
         slot = Slot(board.id, chosen.start, entry.group_key)
-        rank = await ranking.rank_of(
-            conn, slot, -entry.neg_value, entry.reached_at, user.id, board.max_participants
-        )
+        rank = await _rank(conn, runtime, slot, entry, user.id, board.max_participants)
     history = await _history(conn, board, chosen, user.pk, num_events)
     body = {
         **views.config_fields(config, board),

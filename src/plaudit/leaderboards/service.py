@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from plaudit.core.db import insert_for
+from plaudit.core.db import insert_for, on_commit
 from plaudit.core.periods import local_date
-from plaudit.leaderboards import ranking, rules, views
+from plaudit.leaderboards import ranking, redis_ranks, rules, views
 from plaudit.leaderboards.ranking import Slot
 from plaudit.leaderboards.rules import LeaderboardConfig, Run
 from plaudit.leaderboards.tables import leaderboard_days, leaderboard_entries
@@ -179,17 +179,19 @@ async def _apply(
         return None
     assert user.pk is not None
     limit = board.max_participants
+    key = (
+        leaderboard_entries.c.leaderboard_id == board.id,
+        leaderboard_entries.c.run_start == change.run.start,
+        leaderboard_entries.c.user_pk == user.pk,
+    )
     old = (
         await conn.execute(
             select(
                 leaderboard_entries.c.neg_value,
                 leaderboard_entries.c.reached_at,
                 leaderboard_entries.c.group_key,
-            ).where(
-                leaderboard_entries.c.leaderboard_id == board.id,
-                leaderboard_entries.c.run_start == change.run.start,
-                leaderboard_entries.c.user_pk == user.pk,
-            )
+                leaderboard_entries.c.version,
+            ).where(*key)
         )
     ).first()
     if old is not None:
@@ -197,40 +199,35 @@ async def _apply(
     slot = Slot(board.id, change.run.start, group)
     old_value = -old.neg_value if old is not None else 0
     new_value = change.set_to if change.set_to is not None else old_value + change.delta
-    if new_value == old_value and old is not None:
-        return None
-    if new_value == old_value == 0:
+    if new_value == old_value:
         return None
     reached = change.at or now
-    previous_rank = (
-        None
-        if old is None
-        else await ranking.rank_of(conn, slot, old_value, old.reached_at, user.id, limit)
-    )
-    if old is None:
-        await conn.execute(
-            insert_for(conn.dialect.name, leaderboard_entries).values(
-                leaderboard_id=board.id,
-                run_start=change.run.start,
-                user_pk=user.pk,
-                group_key=group,
-                user_key=user.id.encode(),
-                neg_value=-new_value,
-                reached_at=reached,
-            )
-        )
+    version = 1 if old is None else old.version + 1
+    if await redis_ranks.ready(slot):
+        move = await redis_ranks.move(slot, user.id, new_value, reached, limit)
+        previous_rank, rank = move.previous_position, move.position
+        at_limit, after_limit = move.at_limit, move.after_limit
+        await _write(conn, key, board, change.run, user, group, new_value, reached, version, old)
     else:
-        await conn.execute(
-            leaderboard_entries.update()
-            .where(
-                leaderboard_entries.c.leaderboard_id == board.id,
-                leaderboard_entries.c.run_start == change.run.start,
-                leaderboard_entries.c.user_pk == user.pk,
-            )
-            .values(neg_value=-new_value, reached_at=reached)
+        previous_rank = (
+            None
+            if old is None
+            else await ranking.rank_of(conn, slot, old_value, old.reached_at, user.id, limit)
         )
-    rank = await ranking.rank_of(conn, slot, new_value, reached, user.id, limit)
-    threshold = await ranking.threshold(conn, slot, limit)
+        await _write(conn, key, board, change.run, user, group, new_value, reached, version, old)
+        rank = await ranking.rank_of(conn, slot, new_value, reached, user.id, limit)
+        at_limit = _entry(await ranking.at_position(conn, slot, limit))
+        after_limit = (
+            _entry(await ranking.at_position(conn, slot, limit + 1))
+            if previous_rank is None and rank is not None
+            else None
+        )
+    if redis_ranks.client() is not None:
+
+        async def cache() -> None:
+            await redis_ranks.apply(slot, user.id, version, new_value, reached)
+
+        on_commit(conn, cache)
     await _snapshot(conn, config, board, change.run, user, rank, new_value, reached)
     moved = Moved(
         board,
@@ -240,10 +237,59 @@ async def _apply(
         previous_rank,
         new_value,
         old_value if previous_rank is not None else None,
-        threshold,
+        0 if at_limit is None else at_limit.value,
     )
-    await _webhooks(conn, config, user, moved, slot, batch)
+    # Whoever the move pushed out of the ranking, or let into it: (entry, was, is).
+    other: tuple[redis_ranks.Entry, int | None, int | None] | None = None
+    if previous_rank is None and rank is not None and after_limit is not None:
+        other = (after_limit, limit, None)  # pushed out: was last, now unranked
+    elif (
+        previous_rank is not None
+        and rank is None
+        and at_limit is not None
+        and at_limit.user_id != user.id
+    ):
+        other = (at_limit, None, limit)  # let in: now last
+    await _webhooks(conn, config, user, moved, slot, other, batch)
     return moved
+
+
+def _entry(found: ranking.Ranked | None) -> redis_ranks.Entry | None:
+    return None if found is None else redis_ranks.Entry(found.user_id, found.value, found.rank)
+
+
+async def _write(
+    conn: AsyncConnection,
+    key: tuple[Any, ...],
+    board: LeaderboardConfig,
+    run: Run,
+    user: UserState,
+    group: str,
+    value: int,
+    reached: dt.datetime,
+    version: int,
+    old: Any,
+) -> None:
+    assert user.pk is not None
+    if old is None:
+        await conn.execute(
+            insert_for(conn.dialect.name, leaderboard_entries).values(
+                leaderboard_id=board.id,
+                run_start=run.start,
+                user_pk=user.pk,
+                group_key=group,
+                user_key=user.id.encode(),
+                neg_value=-value,
+                reached_at=reached,
+                version=version,
+            )
+        )
+    else:
+        await conn.execute(
+            leaderboard_entries.update()
+            .where(*key)
+            .values(neg_value=-value, reached_at=reached, version=version)
+        )
 
 
 async def _snapshot(
@@ -281,13 +327,13 @@ async def _webhooks(
     user: UserState,
     moved: Moved,
     slot: Slot,
+    other: tuple[redis_ranks.Entry, int | None, int | None] | None,
     batch: _Batch,
 ) -> None:
     """`rank_changed` for the user, and for whoever their move pushed out of (or let into)
     the ranking; `changed` when the move touched the top of the ranking. Users shifted by
     one place inside the ranking are not told each time (that would be O(maxParticipants)
     rows per event); their next own change reports their rank."""
-    board, limit = moved.board, moved.board.max_participants
     if moved.rank != moved.previous_rank:
         batch.events.append(
             _rank_changed(
@@ -300,31 +346,19 @@ async def _webhooks(
                 moved.previous_value,
             )
         )
-        other: ranking.Ranked | None = None
-        if moved.previous_rank is None and moved.rank is not None:
-            pushed = await ranking.at_position(conn, slot, limit + 1)
-            if pushed is not None:
-                other = pushed
-                other_rank, other_previous = None, limit
-        elif moved.previous_rank is not None and moved.rank is None:
-            entered = await ranking.at_position(conn, slot, limit)
-            if entered is not None and entered.user_pk != user.pk:
-                other = entered
-                other_rank, other_previous = limit, None
         # Read, not locked: locking another user here could deadlock with their own event.
-        other_user = (
-            None if other is None else await find_user(conn, config.scope_id, other.user_id)
-        )
-        if other is not None and other_user is not None:
+        found = None if other is None else await find_user(conn, config.scope_id, other[0].user_id)
+        if other is not None and found is not None:
+            entry, previous, now_rank = other
             batch.events.append(
                 _rank_changed(
                     config,
-                    other_user,
+                    found,
                     moved,
-                    other_rank,
-                    other_previous,
-                    other.value if other_rank is not None else None,
-                    other.value if other_previous is not None else None,
+                    now_rank,
+                    previous,
+                    entry.value if now_rank is not None else None,
+                    entry.value if previous is not None else None,
                 )
             )
     touched = [r for r in (moved.rank, moved.previous_rank) if r is not None]
@@ -332,7 +366,7 @@ async def _webhooks(
         batch.events.append(
             WebhookEvent(
                 "leaderboard.changed",
-                {"leaderboard": await with_rankings(conn, config, board, slot, TOP)},
+                {"leaderboard": await with_rankings(conn, config, moved.board, slot, TOP)},
             )
         )
 

@@ -87,6 +87,8 @@ leaderboard_entries = Table(
     # minus the value in millionths (metric, points, streak alike): ascending = best first
     Column("neg_value", BigInteger, nullable=False),
     Column("reached_at", UTCDateTime, nullable=False),  # when the value was reached
+    # Incremented by every change: the Redis rank cache keeps only the newest per user.
+    Column("version", BigInteger, nullable=False),
     Index(
         "ix_leaderboard_entries_rank",
         "leaderboard_id",

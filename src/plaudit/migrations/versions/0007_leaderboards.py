@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("user_key", sa.LargeBinary(), nullable=False),
         sa.Column("neg_value", sa.BigInteger(), nullable=False),
         sa.Column("reached_at", UTCDateTime(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["leaderboard_id"],
             ["leaderboards.id"],
