@@ -13,11 +13,16 @@ would take an hour for a million). Values are random with many ties. Then, each 
 - a user's rank: `GET /v1/users/{id}/leaderboards/{key}?numEvents=0`;
 - the top-100 page: `GET /v1/leaderboards/{key}?limit=100`;
 - an around-me page: `GET /v1/leaderboards/{key}?userId=…&offset=-5&limit=11`;
+- `GET /v1/leaderboards` (no ranking: the baseline of the machine and HTTP);
 - a score-changing event: `POST /v1/metrics/{key}/event` (the rank, previous rank and
   threshold in its response), also reported as events/s.
 
+With `--redis-url` (the default) the server keeps its rank cache in Redis (see
+`plaudit/leaderboards/redis_ranks.py`): the benchmark waits until the cache has been
+rebuilt from the database before measuring; `--redis-url ''` measures the SQL-only path.
+
 Memory: the server's resident set, the entries table with its indexes, and Redis
-`used_memory` (null: the rank structure is the database's index; see ranking.py).
+`used_memory` (of the whole Redis database: use an otherwise empty one).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import redis.asyncio as aioredis
 
 from bench.load import latency_summary, make_session
 from bench.server import (
@@ -83,6 +89,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--pg-url", default=os.environ.get("PLAUDIT_BENCH_PG_URL", DEFAULT_PG_URL))
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("PLAUDIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        help="Redis for the rank cache ('' for none); flushed before and after",
+    )
     return p.parse_args(argv)
 
 
@@ -154,10 +165,14 @@ async def scenario(
     def user(_index: int) -> str:
         return f"lb-{rng.randint(1, args.users)}"
 
-    results: dict[str, Any] = {"users": args.users, "seed_s": seed_s}
+    results: dict[str, Any] = {"users": args.users, "seed_s": seed_s, "redis": bool(args.redis_url)}
+    if args.redis_url:
+        results["cache_build_s"] = await warm_cache(base, key, args.redis_url)
     async with make_session(key, args.concurrency) as session:
         app = f"{base}/v1"
         checks = {
+            # No ranking at all: what the machine and HTTP cost by themselves.
+            "baseline": lambda _i: ("GET", f"{app}/leaderboards", None),
             "rank": lambda i: (
                 "GET", f"{app}/users/{user(i)}/leaderboards/{KEY}?numEvents=0", None,
             ),
@@ -176,16 +191,51 @@ async def scenario(
     results["memory"] = {
         "server_rss_bytes": rss_bytes(pid),
         "entries_table_bytes": table,
-        "redis_used_memory_bytes": None,
+        "redis_used_memory_bytes": await redis_memory(args.redis_url),
     }
     return results
 
 
+async def warm_cache(base: str, key: str, url: str) -> float:
+    """Ask for a page (which starts the cache's rebuild) and wait until it is ready."""
+    client = aioredis.from_url(url)
+    started = time.perf_counter()
+    try:
+        async with make_session(key, 1) as session:
+            await call(session, "GET", f"{base}/v1/leaderboards/{KEY}?limit=1", None)
+        while not [k async for k in client.scan_iter("plaudit:lb:*:ready")]:  # noqa: ASYNC110 - polls Redis
+            await asyncio.sleep(0.5)
+    finally:
+        await client.aclose()
+    return time.perf_counter() - started
+
+
+async def redis_memory(url: str) -> int | None:
+    if not url:
+        return None
+    client = aioredis.from_url(url)
+    try:
+        return int((await client.info("memory"))["used_memory"])
+    finally:
+        await client.aclose()
+
+
+async def flush(url: str) -> None:
+    if url:
+        client = aioredis.from_url(url)
+        try:
+            await client.flushdb()
+        finally:
+            await client.aclose()
+
+
 def report(r: dict[str, Any]) -> None:
+    cache = f"Redis rank cache built in {r['cache_build_s']:.1f} s" if r["redis"] else "SQL only"
     print(
-        f"\n[leaderboards] one run with {r['users']} participants (seeded in {r['seed_s']:.1f} s)"
+        f"\n[leaderboards] one run with {r['users']} participants "
+        f"(seeded in {r['seed_s']:.1f} s; {cache})"
     )
-    for name in ("rank", "top_100", "around_me", "event"):
+    for name in ("baseline", "rank", "top_100", "around_me", "event"):
         s = r[name]
         target = (
             f"events/s {s['per_s']:.0f} (target >= {EVENTS_TARGET_PER_S:.0f})"
@@ -196,9 +246,11 @@ def report(r: dict[str, Any]) -> None:
         print(f"  {name:<10} p50 {s['p50_ms']:8.2f} ms   p99 {s['p99_ms']:8.2f} ms   {target}")
     m = r["memory"]
     rss = m["server_rss_bytes"]
+    used = m["redis_used_memory_bytes"]
     print(
         f"  memory     server RSS {rss / 1e6 if rss else float('nan'):.0f} MB; "
-        f"leaderboard_entries {m['entries_table_bytes'] / 1e6:.0f} MB; Redis not used"
+        f"leaderboard_entries {m['entries_table_bytes'] / 1e6:.0f} MB; "
+        + (f"Redis used_memory {used / 1e6:.0f} MB" if used is not None else "Redis not used")
     )
 
 
@@ -207,6 +259,9 @@ async def main_async(args: argparse.Namespace) -> int:
     key = random_admin_key()
     name, database_url, version = await create_postgres_database(args.pg_url)
     env = server_env(database_url, key)
+    if args.redis_url:
+        env["PLAUDIT_REDIS_URL"] = args.redis_url
+    await flush(args.redis_url)
     port = free_port()
     server = None
     try:
@@ -234,6 +289,7 @@ async def main_async(args: argparse.Namespace) -> int:
         if server is not None:
             await stop_server(server)
         await drop_postgres_database(args.pg_url, name)
+        await flush(args.redis_url)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from plaudit.leaderboards import redis_ranks
+from plaudit.leaderboards import redis_ranks, routes
 from tests.conftest import Stack
 from tests.leaderboards.support import board, move_clock, patch
 from tests.leaderboards.test_ranking_property import Step, check_ranks, steps
@@ -28,9 +28,12 @@ async def redis_configured() -> AsyncIterator[None]:
             pytest.fail(f"Redis is required in CI: {problem}")
         pytest.skip(f"Redis not reachable: {problem}")
     redis_ranks.configure(REDIS_URL)
+    deep_page = routes.DEEP_PAGE
+    routes.DEEP_PAGE = 0  # every page from the sorted sets, not only deep ones
     try:
         yield
     finally:
+        routes.DEEP_PAGE = deep_page
         client = redis_ranks.client()
         assert client is not None
         async for key in client.scan_iter("plaudit:lb:*"):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,6 +100,7 @@ class _State:
     client: aioredis.Redis | None = None
     rebuilding: set[str] = set()
     tasks: set[asyncio.Task[None]] = set()
+    ready_until: dict[str, float] = {}
 
 
 _state = _State()
@@ -109,6 +111,7 @@ def configure(url: str | None) -> None:
     `redis_url`; without a call the setting is read from the environment."""
     _state.url, _state.configured, _state.client = url, True, None
     _state.rebuilding = set()
+    _state.ready_until = {}
 
 
 def client() -> aioredis.Redis | None:
@@ -140,9 +143,22 @@ def _entry(raw_member: bytes, score: bytes | float, position: int) -> Entry:
     return Entry(user_id, -round(float(score)), position)
 
 
+READY_MEMO_SECONDS = 5.0  # how long a process trusts a slot's `:ready` it has seen
+
+
 async def ready(slot: Slot) -> bool:
+    """Whether events may rank in Redis (the slot has been built from the database)."""
     redis = client()
-    return redis is not None and bool(await redis.exists(_key(slot) + ":ready"))
+    if redis is None:
+        return False
+    key = _key(slot)
+    now = time.monotonic()
+    if _state.ready_until.get(key, 0.0) > now:
+        return True
+    found = bool(await redis.exists(key + ":ready"))
+    if found:
+        _state.ready_until[key] = now + READY_MEMO_SECONDS
+    return found
 
 
 async def move(slot: Slot, user_id: str, value: int, reached_at: dt.datetime, limit: int) -> Move:
@@ -275,7 +291,7 @@ async def ensure(
     if redis is None:
         return False
     key = _key(slot)
-    is_ready, is_fresh = await redis.exists(key + ":ready"), await redis.exists(key + ":fresh")
+    is_ready, is_fresh = await redis.mget(key + ":ready", key + ":fresh")
     if is_ready and is_fresh:
         return True
     if not is_ready and await size() <= SMALL_SLOT:

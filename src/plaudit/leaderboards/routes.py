@@ -46,6 +46,8 @@ from plaudit.platform.schemas import DeleteResponse
 from plaudit.runtime import Runtime
 from plaudit.users import service as users
 
+DEEP_PAGE = 1000  # pages starting this far down come from the Redis cache when there is one
+
 admin_router = APIRouter(tags=["Leaderboards"])
 app_router = APIRouter(tags=["Leaderboards"])
 
@@ -170,7 +172,8 @@ async def _rank(
 async def _page(
     conn: Any, runtime: Runtime, scope_id: int, slot: Slot, start: int, count: int
 ) -> list[ranking.Ranked]:
-    if count > 0 and await _served_by_redis(conn, runtime, slot):
+    # The SQL index reads a page from its start: cheap near the top, O(start) further down.
+    if count > 0 and start >= DEEP_PAGE and await _served_by_redis(conn, runtime, slot):
         found = await redis_ranks.entries(slot, start, count)
         named = await ranking.names(conn, scope_id, [e.user_id for e in found])
         return [
