@@ -15,6 +15,7 @@ from plaudit.events import jobs as event_jobs
 from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
 from plaudit.leaderboards import routes as leaderboard_routes
+from plaudit.leaderboards import streak_sync as leaderboard_streak_sync
 from plaudit.leaderboards import sweep as leaderboard_sweep
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
@@ -54,6 +55,7 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
+    "leaderboard_streak_sync",
     "leaderboard_sweep",
     "streak_sweep",
     "webhook_worker",

@@ -155,3 +155,30 @@ async def test_read_errors(clock_stack: Stack) -> None:
     await env.event("words", "known", 0)
     mine = (await env.app.get("/users/known/leaderboards/board")).json()
     assert (mine["rank"], mine["value"], mine["history"]) == (None, None, [])
+
+
+async def test_streak_boards_follow_streaks_also_when_they_are_lost(clock_stack: Stack) -> None:
+    env = await make_environment(clock_stack.runtime, clock_stack.http)
+    await move_clock(env, "2044-03-01T12:00:00Z")
+    await env.metric("lessons")
+    settings = await env.admin.patch(
+        "/streaks/settings", json={"metrics": [{"key": "lessons", "threshold": 1}]}
+    )
+    assert settings.status_code == 200, settings.json()
+    created = await board(env, rankBy="streak", key="streaks")
+    assert "metricId" not in created
+    await patch(env, id=created["id"], status="active")
+    first = (await env.event("lessons", "ann", 1)).json()["leaderboards"]["streaks"]
+    assert (first["rank"], first["rankBy"], first["metricKey"]) == (1, "streak", None)
+    await env.event("lessons", "bob", 1)
+    await move_clock(env, "2044-03-02T12:00:00Z")
+    second = (await env.event("lessons", "bob", 1)).json()["leaderboards"]["streaks"]
+    assert (second["rank"], second["previousRank"]) == (1, 2)
+    # The same day again: the streak does not grow, the board does not move.
+    assert (await env.event("lessons", "bob", 1)).json()["leaderboards"] == {}
+    ranked = (await env.app.get("/leaderboards/streaks")).json()["rankings"]
+    assert [(r["userId"], r["value"]) for r in ranked] == [("bob", 2), ("ann", 1)]
+    # ann misses 2044-03-02: her streak is lost at midnight, without an event.
+    await move_clock(env, "2044-03-03T01:00:00Z")
+    ranked = (await env.app.get("/leaderboards/streaks")).json()["rankings"]
+    assert [(r["userId"], r["value"]) for r in ranked] == [("bob", 2)]
