@@ -75,3 +75,20 @@ async def test_a_lost_cache_is_rebuilt_from_the_database(clock_stack: Stack) -> 
     assert (answer["rank"], answer["previousRank"], answer["threshold"]) == (1, None, 5)
     mine = (await env.app.get("/users/b/leaderboards/board")).json()
     assert mine["rank"] == 2
+
+
+async def test_an_unreachable_redis_leaves_the_database_to_answer(clock_stack: Stack) -> None:
+    env = await make_environment(clock_stack.runtime, clock_stack.http)
+    await move_clock(env, "2051-01-01T00:00:00Z")
+    metric = await env.metric("words")
+    created = await board(env, metricId=metric["id"])
+    await patch(env, id=created["id"], status="active")
+    redis_ranks.configure("redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    try:
+        answer = (await env.event("words", "ann", 2)).json()["leaderboards"]["board"]
+        assert answer["rank"] == 1
+        page = (await env.app.get("/leaderboards/board", params={"userId": "ann"})).json()
+        assert [r["userId"] for r in page["rankings"]] == ["ann"]
+        assert (await env.app.get("/users/ann/leaderboards/board")).json()["rank"] == 1
+    finally:
+        redis_ranks.configure(REDIS_URL)

@@ -23,6 +23,7 @@ before the database commits it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable
@@ -30,12 +31,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.leaderboards.ranking import Slot
 from plaudit.leaderboards.tables import leaderboard_entries
 from plaudit.users.tables import users
+
+log = structlog.get_logger("plaudit.leaderboards")
 
 FRESH_SECONDS = 3600
 REBUILD_CHUNK = 5000
@@ -147,7 +152,8 @@ READY_MEMO_SECONDS = 5.0  # how long a process trusts a slot's `:ready` it has s
 
 
 async def ready(slot: Slot) -> bool:
-    """Whether events may rank in Redis (the slot has been built from the database)."""
+    """Whether events may rank in Redis (the slot has been built from the database); False
+    while Redis cannot be reached (the database answers instead)."""
     redis = client()
     if redis is None:
         return False
@@ -155,13 +161,28 @@ async def ready(slot: Slot) -> bool:
     now = time.monotonic()
     if _state.ready_until.get(key, 0.0) > now:
         return True
-    found = bool(await redis.exists(key + ":ready"))
+    try:
+        found = bool(await redis.exists(key + ":ready"))
+    except RedisError as exc:
+        log.warning("leaderboard_cache_unreachable", error=str(exc))
+        return False
     if found:
         _state.ready_until[key] = now + READY_MEMO_SECONDS
     return found
 
 
-async def move(slot: Slot, user_id: str, value: int, reached_at: dt.datetime, limit: int) -> Move:
+async def move(
+    slot: Slot, user_id: str, value: int, reached_at: dt.datetime, limit: int
+) -> Move | None:
+    """The event's ranks as if its change were applied; None if Redis failed."""
+    try:
+        return await _move(slot, user_id, value, reached_at, limit)
+    except RedisError as exc:
+        log.warning("leaderboard_cache_unreachable", error=str(exc))
+        return None
+
+
+async def _move(slot: Slot, user_id: str, value: int, reached_at: dt.datetime, limit: int) -> Move:
     redis = client()
     assert redis is not None
     key = _key(slot)
@@ -188,10 +209,29 @@ async def move(slot: Slot, user_id: str, value: int, reached_at: dt.datetime, li
 async def apply(
     slot: Slot, user_id: str, version: int, value: int, reached_at: dt.datetime
 ) -> None:
+    """Write a committed entry. A failure is logged, never raised (the transaction has
+    committed); the slot is then marked for a rebuild, or refreshed within the hour."""
     redis = client()
     if redis is None:
         return
     key = _key(slot)
+    try:
+        await _apply(redis, key, user_id, version, value, reached_at)
+    except RedisError as exc:
+        log.warning("leaderboard_cache_write_failed", error=str(exc))
+        _state.ready_until.pop(key, None)
+        with contextlib.suppress(RedisError):
+            await redis.delete(key + ":ready")
+
+
+async def _apply(
+    redis: aioredis.Redis,
+    key: str,
+    user_id: str,
+    version: int,
+    value: int,
+    reached_at: dt.datetime,
+) -> None:
     await redis.eval(
         _APPLY,
         2,
@@ -291,11 +331,19 @@ async def ensure(
     if redis is None:
         return False
     key = _key(slot)
-    is_ready, is_fresh = await redis.mget(key + ":ready", key + ":fresh")
+    try:
+        is_ready, is_fresh = await redis.mget(key + ":ready", key + ":fresh")
+    except RedisError as exc:
+        log.warning("leaderboard_cache_unreachable", error=str(exc))
+        return False
     if is_ready and is_fresh:
         return True
     if not is_ready and await size() <= SMALL_SLOT:
-        await rebuild(conn, slot)
+        try:
+            await rebuild(conn, slot)
+        except RedisError as exc:
+            log.warning("leaderboard_cache_unreachable", error=str(exc))
+            return False
         return True
     if spawn is not None and key not in _state.rebuilding:
         _state.rebuilding.add(key)
@@ -303,6 +351,8 @@ async def ensure(
         async def run() -> None:
             try:
                 await spawn(slot)
+            except Exception:  # a background task: nobody else would see it
+                log.exception("leaderboard_cache_rebuild_failed", slot=key)
             finally:
                 _state.rebuilding.discard(key)
 

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from starlette.responses import Response
 
@@ -163,9 +165,10 @@ async def _rank(
     """The rank of a committed entry: from Redis when it serves the slot, else SQL."""
     value = -entry.neg_value
     if value > 0 and await _served_by_redis(conn, runtime, slot):
-        found = await redis_ranks.position(slot, entry.reached_at, user_id)
-        if found is not None:
-            return found if found <= limit else None
+        with contextlib.suppress(RedisError):  # the database answers instead
+            found = await redis_ranks.position(slot, entry.reached_at, user_id)
+            if found is not None:
+                return found if found <= limit else None
     return await ranking.rank_of(conn, slot, value, entry.reached_at, user_id, limit)
 
 
@@ -174,11 +177,13 @@ async def _page(
 ) -> list[ranking.Ranked]:
     # The SQL index reads a page from its start: cheap near the top, O(start) further down.
     if count > 0 and start >= DEEP_PAGE and await _served_by_redis(conn, runtime, slot):
-        found = await redis_ranks.entries(slot, start, count)
-        named = await ranking.names(conn, scope_id, [e.user_id for e in found])
-        return [
-            ranking.Ranked(0, e.user_id, named.get(e.user_id), e.position, e.value) for e in found
-        ]
+        with contextlib.suppress(RedisError):  # the database answers instead
+            found = await redis_ranks.entries(slot, start, count)
+            named = await ranking.names(conn, scope_id, [e.user_id for e in found])
+            return [
+                ranking.Ranked(0, e.user_id, named.get(e.user_id), e.position, e.value)
+                for e in found
+            ]
     return await ranking.page(conn, slot, start, count)
 
 

@@ -203,8 +203,12 @@ async def _apply(
         return None
     reached = change.at or now
     version = 1 if old is None else old.version + 1
-    if await redis_ranks.ready(slot):
-        move = await redis_ranks.move(slot, user.id, new_value, reached, limit)
+    move = (
+        await redis_ranks.move(slot, user.id, new_value, reached, limit)
+        if await redis_ranks.ready(slot)
+        else None
+    )
+    if move is not None:
         previous_rank, rank = move.previous_position, move.position
         at_limit, after_limit = move.at_limit, move.after_limit
         await _write(conn, key, board, change.run, user, group, new_value, reached, version, old)
