@@ -6,6 +6,13 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from trophy.core.pydantic_utilities import parse_obj_as
+from trophy.types import (
+    WebhooksLeaderboardChangedPayload,
+    WebhooksLeaderboardFinishedPayload,
+    WebhooksLeaderboardRankChangedPayload,
+    WebhooksLeaderboardStartedPayload,
+)
 
 from plaudit.runtime import Runtime
 from plaudit.webhooks.tables import webhook_events
@@ -36,11 +43,23 @@ async def patch(env: TestEnvironment, **fields: Any) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
+_SDK_PAYLOADS = {
+    "leaderboard.started": WebhooksLeaderboardStartedPayload,
+    "leaderboard.finished": WebhooksLeaderboardFinishedPayload,
+    "leaderboard.changed": WebhooksLeaderboardChangedPayload,
+    "leaderboard.rank_changed": WebhooksLeaderboardRankChangedPayload,
+}
+
+
 async def outbox(runtime: Runtime, scope_id: int, kind: str) -> list[dict[str, Any]]:
+    """The outbox rows of one type, oldest first; each must parse as SDK 1.27's payload."""
     async with runtime.db.transaction() as conn:
         rows = await conn.execute(
             select(webhook_events.c.payload)
             .where(webhook_events.c.scope_id == scope_id, webhook_events.c.type == kind)
             .order_by(webhook_events.c.created, webhook_events.c.id)
         )
-        return [dict(row.payload) for row in rows]
+        payloads = [dict(row.payload) for row in rows]
+    for payload in payloads:
+        parse_obj_as(_SDK_PAYLOADS[kind], payload)
+    return payloads

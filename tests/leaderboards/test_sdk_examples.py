@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from trophy import TrophyApi, UpsertedUser
-from trophy.errors import UnprocessableEntityError
+from trophy.errors import NotFoundError, UnprocessableEntityError
 from trophy.types import (
     CreateAttributeRequestItem,
     CreateLeaderboardRequestItem,
@@ -254,6 +254,18 @@ def test_c_only_activity_inside_the_daily_window_counts(client: TrophyApi, clock
         assert event.total == len(counted)  # the metric total counts every event
     assert counted == [False, True, True, False]
     assert _ranks(client, "office") == [("paris", 1, 2)]
+
+    # The rest of the Admin API through the SDK: get, list, delete.
+    got = client.admin.leaderboards.get(board)
+    assert (got.key, got.start_time, got.end_time, got.status) == (
+        "office",
+        "09:00",
+        "17:00",
+        "active",
+    )
+    assert [b.id for b in client.admin.leaderboards.list()] == [board]
+    assert [d.id for d in client.admin.leaderboards.delete(ids=[board]).deleted] == [board]
+    api_error(404, lambda: client.leaderboards.get("office"), NotFoundError)
 
 
 def test_d_breakdown_groups_rank_separately(client: TrophyApi, clock: Clock) -> None:
