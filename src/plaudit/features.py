@@ -14,6 +14,9 @@ from plaudit.events import batch as event_batch
 from plaudit.events import jobs as event_jobs
 from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
+from plaudit.leaderboards import routes as leaderboard_routes
+from plaudit.leaderboards import streak_sync as leaderboard_streak_sync
+from plaudit.leaderboards import sweep as leaderboard_sweep
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
 from plaudit.points import references as points_references
@@ -29,6 +32,7 @@ from plaudit.webhooks import worker as webhook_worker
 APPLICATION_ROUTERS = [
     achievement_routes.app_router,
     event_routes.app_router,
+    leaderboard_routes.app_router,
     streak_routes.app_router,
     user_routes.app_router,
     metric_routes.app_router,
@@ -38,6 +42,7 @@ ADMIN_ROUTERS = [
     achievement_routes.admin_router,
     attribute_routes.admin_router,
     event_routes.admin_router,
+    leaderboard_routes.admin_router,
     metric_routes.admin_router,
     platform_routes.admin_router,
     points_routes.admin_router,
@@ -56,6 +61,8 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
+    "leaderboard_streak_sync",
+    "leaderboard_sweep",
     "points_references",
     "points_service",
     "points_sweep",

@@ -76,6 +76,21 @@ def _apply_sdk_127_additions(document: dict[str, Any]) -> None:
     if achievement is not None:
         achievement["properties"]["trigger"]["enum"].append("anniversary")
         achievement["properties"]["anniversaryYears"] = {"type": ["integer", "null"]}
+    board = schemas.get("LeaderboardResponse")
+    if board is not None:
+        # leaderboards.md §1 (PROPOSED): null for boards of another kind; the SDK's fields
+        # are optional.
+        for name in ("metricKey", "metricName", "pointsSystemKey", "pointsSystemName"):
+            board["properties"][name]["type"] = ["string", "null"]
+        board["properties"]["userAttributes"] = {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"key": {"type": "string"}, "value": {"type": "string"}},
+                "required": ["key", "value"],
+            },
+        }
+        board.setdefault("required", []).append("userAttributes")
 
 
 @cache

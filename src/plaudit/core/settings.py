@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         None,
-        description="Optional Redis URL (`redis://host:6379/0`) for shared rate-limit counters.",
+        description="Optional Redis URL (`redis://host:6379/0`) for shared rate-limit counters "
+        "and the rank cache of leaderboards.",
     )
     host: str = Field("127.0.0.1", description="Address `plaudit serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `plaudit serve` binds to.")

@@ -11,6 +11,7 @@ from plaudit.core import clock
 from plaudit.core.db import metadata
 from plaudit.events import tables as event_tables
 from plaudit.jobs import tables as job_tables
+from plaudit.leaderboards import tables as leaderboard_tables
 from plaudit.metrics import tables as metric_tables
 from plaudit.platform import tables as platform_tables
 from plaudit.points import tables as points_tables
@@ -24,6 +25,7 @@ __all__ = [
     "clock",
     "event_tables",
     "job_tables",
+    "leaderboard_tables",
     "metadata",
     "metric_tables",
     "platform_tables",

@@ -20,6 +20,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +31,7 @@ from plaudit.core import observability
 from plaudit.core.errors import Unprocessable
 from plaudit.events import service as store
 from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
+from plaudit.leaderboards import service as leaderboards
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
 from plaudit.platform.config import MetricConfig, ScopeConfig
@@ -61,6 +63,8 @@ class EventOutcome:
     streak: streaks.StreakOutcome | None = None  # None: a replay, which changes nothing
     # The event's points awards (`points.awards`: list[hooks.Award]) and response entries.
     points: points_service.EventPoints = field(default_factory=points_service.EventPoints)
+    # Boards whose value for the user changed, keyed by board key (the response's object).
+    leaderboards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def validate(
@@ -156,16 +160,31 @@ async def process(
         )
         completed_lists = await achievements.after_events(conn, config, facts, now)
     await reevaluate_changed_profiles(conn, config, upserted.values(), now)
-    points_results = iter(
-        await points_service.after_events(
+    points_list = await points_service.after_events(
+        conn,
+        config,
+        _points_facts(upserted, inputs, recorded, running_totals, streak_results, completed_lists),
+        now,
+    )
+    ranked = iter(
+        await leaderboards.after_events(
             conn,
             config,
-            _points_facts(
-                upserted, inputs, recorded, running_totals, streak_results, completed_lists
-            ),
+            [
+                leaderboards.Contribution(
+                    fact.user,
+                    fact.metric_id,
+                    fact.value,
+                    now,
+                    point_awards=earned.awards,
+                    streak_length=None if streak.view is None else streak.view.length,
+                )
+                for fact, streak, earned in zip(facts, streak_results, points_list, strict=True)
+            ],
             now,
         )
     )
+    points_results = iter(points_list)
     streak_outcomes = iter(streak_results)
     completed = iter(completed_lists)
 
@@ -190,6 +209,7 @@ async def process(
                     streak.achievements + next(completed),
                     streak,
                     next(points_results),
+                    next(ranked),
                 )
             )
     return outcomes
@@ -300,7 +320,7 @@ async def respond(
         ],
         current_streak=await current_streak(conn, config, outcome, now),
         points=outcome.points.response,
-        leaderboards={},
+        leaderboards=outcome.leaderboards,
         idempotency_key=key,
         idempotent_replayed=outcome.replayed if key is not None else None,
     )

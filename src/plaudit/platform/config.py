@@ -24,6 +24,8 @@ from plaudit.core import fastsql, notify
 from plaudit.core.db import on_commit
 from plaudit.core.fastsql import FastStatement
 from plaudit.core.periods import zone
+from plaudit.leaderboards.loading import load_visible_leaderboards
+from plaudit.leaderboards.rules import LeaderboardConfig
 from plaudit.metrics.tables import metrics
 from plaudit.platform.rules import effective_settings
 from plaudit.platform.schemas import AdminSettings
@@ -57,6 +59,12 @@ class ScopeConfig:
     achievements: tuple[AchievementConfig, ...] = ()
     streaks: StreakConfig = field(default_factory=lambda: parse_streak_config(None, frozenset()))
     points: PointsConfig = field(default_factory=PointsConfig)
+    # Scheduled, active and finished leaderboards, in creation order.
+    leaderboards: tuple[LeaderboardConfig, ...] = ()
+
+    @cached_property
+    def leaderboards_by_key(self) -> dict[str, LeaderboardConfig]:
+        return {board.key: board for board in self.leaderboards}
 
     @cached_property
     def achievements_by_id(self) -> dict[uuid.UUID, AchievementConfig]:
@@ -124,6 +132,7 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         if row.status == "active":
             (user_keys if row.type == "user" else event_keys).add(row.key)
     live = await load_live_achievements(conn, scope_id, attributes_by_id)
+    boards = await load_visible_leaderboards(conn, scope_id, attributes_by_id)
     return ScopeConfig(
         scope_id=scope_id,
         environment_id=scope.environment_id,
@@ -135,6 +144,7 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
         metrics_by_id={m.id: m for m in by_key.values()},
         attributes_by_id=attributes_by_id,
         achievements=live,
+        leaderboards=boards,
         streaks=parse_streak_config(
             settings_dict(scope.settings).get("streaks"), frozenset(m.id for m in by_key.values())
         ),
