@@ -197,12 +197,12 @@ async def scenario(
 
 
 async def warm_cache(base: str, key: str, url: str) -> float:
-    """Ask for a page (which starts the cache's rebuild) and wait until it is ready."""
+    """Ask for a rank (which starts the cache's rebuild) and wait until it is ready."""
     client = aioredis.from_url(url)
     started = time.perf_counter()
     try:
         async with make_session(key, 1) as session:
-            await call(session, "GET", f"{base}/v1/leaderboards/{KEY}?limit=1", None)
+            await call(session, "GET", f"{base}/v1/users/lb-1/leaderboards/{KEY}?numEvents=0", None)
         while not [k async for k in client.scan_iter("plaudit:lb:*:ready")]:  # noqa: ASYNC110 - polls Redis
             await asyncio.sleep(0.5)
     finally:
@@ -273,7 +273,7 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         base = f"http://127.0.0.1:{port}"
         await wait_ready(base, server, workdir / "server.log")
-        print(f"server {base} on {version}")
+        print(f"server {base} on {version}", flush=True)
         result = await scenario(args, base, key, _asyncpg_dsn(database_url), server.pid)
         report(result)
         out = Path(__file__).parent / "results"
