@@ -15,7 +15,6 @@ from plaudit.events import jobs as event_jobs
 from plaudit.events import routes as event_routes
 from plaudit.jobs import sweeps as job_sweeps
 from plaudit.leaderboards import routes as leaderboard_routes
-from plaudit.leaderboards import streak_sync as leaderboard_streak_sync
 from plaudit.leaderboards import sweep as leaderboard_sweep
 from plaudit.metrics import routes as metric_routes
 from plaudit.platform import routes as platform_routes
@@ -61,7 +60,6 @@ __all__ = [
     "event_batch",
     "event_jobs",
     "job_sweeps",
-    "leaderboard_streak_sync",
     "leaderboard_sweep",
     "points_references",
     "points_service",

@@ -182,3 +182,12 @@ async def test_streak_boards_follow_streaks_also_when_they_are_lost(clock_stack:
     await move_clock(env, "2044-03-03T01:00:00Z")
     ranked = (await env.app.get("/leaderboards/streaks")).json()["rankings"]
     assert [(r["userId"], r["value"]) for r in ranked] == [("bob", 2)]
+    # An admin reset takes bob off at once (the same transaction), and a restore brings
+    # him back, both without an event and without moving the clock.
+    reset = await env.admin.post("/streaks/reset", json={"users": [{"id": "bob"}]})
+    assert reset.json()["resetUsers"] == ["bob"], reset.json()
+    assert (await env.app.get("/leaderboards/streaks")).json()["rankings"] == []
+    restored = await env.admin.post("/streaks/restore", json={"users": [{"id": "bob"}]})
+    assert restored.status_code == 201, restored.json()
+    ranked = (await env.app.get("/leaderboards/streaks")).json()["rankings"]
+    assert [(r["userId"], r["value"]) for r in ranked] == [("bob", 2)]

@@ -26,6 +26,7 @@ from plaudit.leaderboards.tables import leaderboard_days, leaderboard_entries
 from plaudit.metrics.rules import SCALE
 from plaudit.platform.config import ScopeConfig
 from plaudit.points import hooks
+from plaudit.streaks import service as streaks
 from plaudit.users.rules import UserState
 from plaudit.users.service import find as find_user
 from plaudit.users.service import to_wire as user_wire
@@ -39,7 +40,7 @@ class Contribution:
     """One recorded event, as the leaderboards see it."""
 
     user: UserState
-    metric_id: uuid.UUID
+    metric_id: uuid.UUID | None  # None: a streak length that changed without an event
     value: int  # millionths
     at: dt.datetime
     point_awards: Sequence[hooks.Award] = ()
@@ -153,6 +154,21 @@ async def on_awards(
 
 
 hooks.AWARD_HOOKS.append(on_awards)
+
+
+async def on_streak_lengths(
+    conn: AsyncConnection,
+    config: ScopeConfig,
+    lengths: Sequence[tuple[UserState, int]],
+    now: dt.datetime,
+) -> None:
+    """Streaks lost, frozen, restored or reset without an event, in the same transaction."""
+    if any(board.rank_by == "streak" for board in _tracked(config)):
+        items = [Contribution(user, None, 0, now, streak_length=n) for user, n in lengths]
+        await after_events(conn, config, items, now)
+
+
+streaks.LENGTH_HOOKS.append(on_streak_lengths)
 
 
 def event_view(config: ScopeConfig, moved: Moved) -> dict[str, Any]:

@@ -215,8 +215,11 @@ async def _save(
     """Save every state that changed and write the outbox rows of its effects."""
     changes: list[store.Change] = []
     events: list[WebhookEvent] = []
+    lengths: list[tuple[UserState, int]] = []
     for s in streaks:
         assert s.user.pk is not None
+        if s.state.length != (0 if s.stored.state is None else s.stored.state.length):
+            lengths.append((s.user, s.state.length))
         if s.state != s.stored.state:
             next_due = rules.next_due(s.state, s.settings, now)
             changes.append(store.Change(s.user.pk, s.state, s.stored.longest, next_due))
@@ -224,6 +227,7 @@ async def _save(
             events += service.webhook_events(s.user, s.state, s.settings, s.effects, now)
     await store.save_many(conn, config.scope_id, changes, now)
     await emit(conn, config.scope_id, events, now)
+    await service.lengths_changed(conn, config, lengths, now)
 
 
 # --- freezes -----------------------------------------------------------------------------

@@ -41,6 +41,26 @@ ExtensionHook = Callable[
 # triggers) append here; each runs in the event's transaction with the new length.
 EXTENSION_HOOKS: list[ExtensionHook] = []
 
+LengthHook = Callable[
+    [AsyncConnection, ScopeConfig, Sequence[tuple[UserState, int]], dt.datetime], Awaitable[None]
+]
+# Features that rank streak lengths (streak leaderboards) append here. An event reports its
+# new length in the pipeline; every other change (a loss or freeze at the end of a period,
+# an admin restore or reset) is handed to these hooks as (user, new length), in the
+# transaction that makes it.
+LENGTH_HOOKS: list[LengthHook] = []
+
+
+async def lengths_changed(
+    conn: AsyncConnection,
+    config: ScopeConfig,
+    changed: Sequence[tuple[UserState, int]],
+    now: dt.datetime,
+) -> None:
+    if changed:
+        for hook in LENGTH_HOOKS:
+            await hook(conn, config, changed, now)
+
 
 def effective_settings(
     config: ScopeConfig, preferences: dict[str, Any] | None

@@ -17,8 +17,9 @@ from sqlalchemy import func, select, update
 
 from plaudit.jobs.registry import Sweep, SweepContext, register_sweep
 from plaudit.streaks import rules, store
-from plaudit.streaks.service import current, effective_settings, webhook_events
+from plaudit.streaks.service import current, effective_settings, lengths_changed, webhook_events
 from plaudit.streaks.tables import user_streaks
+from plaudit.users.rules import UserState
 from plaudit.users.service import locked_states
 from plaudit.webhooks.outbox import WebhookEvent, emit
 
@@ -50,6 +51,7 @@ async def _run(ctx: SweepContext) -> int:
         changes: list[store.Change] = []
         off: list[int] = []
         events: list[WebhookEvent] = []
+        lengths: list[tuple[UserState, int]] = []
         for user in people:
             assert user.pk is not None
             stored = loaded[user.pk]
@@ -60,6 +62,8 @@ async def _run(ctx: SweepContext) -> int:
             step = current(stored, settings, config, user, now)
             next_due = rules.next_due(step.state, settings, now)
             changes.append(store.Change(user.pk, step.state, stored.longest, next_due))
+            if step.state.length != stored.state.length:
+                lengths.append((user, step.state.length))
             if settings.enabled and step.effects:
                 events += webhook_events(user, step.state, settings, step.effects, now)
         if off:
@@ -71,6 +75,7 @@ async def _run(ctx: SweepContext) -> int:
             )
         await store.save_many(conn, scope_id, changes, now)
         await emit(conn, scope_id, events, now)
+        await lengths_changed(conn, config, lengths, now)
         done += len(people)
     return done
 
