@@ -18,6 +18,7 @@ from plaudit.leaderboards import routes as leaderboard_routes
 from plaudit.leaderboards import streak_sync as leaderboard_streak_sync
 from plaudit.leaderboards import sweep as leaderboard_sweep
 from plaudit.metrics import routes as metric_routes
+from plaudit.notifications import sweep as notification_sweep
 from plaudit.platform import routes as platform_routes
 from plaudit.points import references as points_references
 from plaudit.points import routes as points_routes
@@ -63,6 +64,7 @@ __all__ = [
     "job_sweeps",
     "leaderboard_streak_sync",
     "leaderboard_sweep",
+    "notification_sweep",
     "points_references",
     "points_service",
     "points_sweep",
