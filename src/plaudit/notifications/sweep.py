@@ -36,9 +36,14 @@ _SAVE = (
     .values(sent=bindparam("b_sent"), due=bindparam("b_due"))
 )
 
+# When each sweep next has work: one index lookup each (the explicit IS NOT NULL lets
+# SQLite use the partial index; PostgreSQL infers it).
+NEXT_SCHEDULED = select(func.min(_table.c.due)).where(_table.c.due.is_not(None))
+NEXT_ACHIEVEMENT = select(func.min(achievement_messages.c.due))
+
 
 async def _schedule_next_due(ctx: SweepContext) -> dt.datetime | None:
-    due: dt.datetime | None = await ctx.conn.scalar(select(func.min(_table.c.due)))
+    due: dt.datetime | None = await ctx.conn.scalar(NEXT_SCHEDULED)
     return due
 
 
@@ -174,7 +179,7 @@ async def _reminder(
 
 
 async def _achievements_next_due(ctx: SweepContext) -> dt.datetime | None:
-    due: dt.datetime | None = await ctx.conn.scalar(select(func.min(achievement_messages.c.due)))
+    due: dt.datetime | None = await ctx.conn.scalar(NEXT_ACHIEVEMENT)
     return due
 
 
