@@ -300,3 +300,22 @@ async def test_a_backdated_completion_sends_no_message(
     mine = (await env.app.get("/users/early/achievements")).json()
     assert [a["id"] for a in mine] == [first["id"]]
     assert await due_webhooks(runtime, env.scope_id, "emails.achievement_due") == []
+
+
+async def test_weekly_streaks_are_reminded_on_friday_morning(
+    clock_env: TestEnvironment, clock_stack: Stack
+) -> None:
+    env, runtime = clock_env, clock_stack.runtime
+    await env.metric("lessons")
+    await configure(env, frequency="weekly", metrics=[{"key": "lessons", "threshold": 1}])
+    # Monday 4 May 2048 in Tokyo: the week is extended, so Friday the 8th brings nothing;
+    # Friday the 15th at 09:00 JST (00:00Z) it is not extended yet.
+    await event_at(env, "2048-05-04T03:00:00Z", {"id": "tokyo", "tz": "Asia/Tokyo"})
+    await move_clock(env, "2048-05-14T23:59:59Z")
+    assert await due_webhooks(runtime, env.scope_id, "emails.streak_reminder_due") == []
+    await move_clock(env, "2048-05-15T00:00:00Z")
+    [reminder] = await due_webhooks(runtime, env.scope_id, "emails.streak_reminder_due")
+    assert (reminder["timestamp"], reminder["streak"]["frequency"]) == (
+        "2048-05-15T00:00:00Z",
+        "weekly",
+    )
