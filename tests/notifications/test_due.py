@@ -11,6 +11,9 @@ import datetime as dt
 from typing import Any
 
 from plaudit.core.schemas import format_timestamp
+from plaudit.events import pipeline
+from plaudit.notifications import sweep
+from plaudit.users.schemas import UpsertedUser
 from tests.achievements.test_api import define
 from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
@@ -319,3 +322,31 @@ async def test_weekly_streaks_are_reminded_on_friday_morning(
         "2048-05-15T00:00:00Z",
         "weekly",
     )
+
+
+async def test_more_due_rows_than_a_chunk_all_go_out(
+    clock_env: TestEnvironment, clock_stack: Stack
+) -> None:
+    env, runtime = clock_env, clock_stack.runtime
+    await env.metric("lessons")
+    await move_clock(env, "2049-01-05T15:00:00Z")  # 10:00 EST
+    users = [f"u{i:04d}" for i in range(sweep.CHUNK + 1)]
+    for part in (users[:1000], users[1000:]):  # two batches: at most 1,000 events each
+        async with runtime.db.transaction() as conn:
+            config = await runtime.config.get(conn, env.scope_id)
+            inputs = [
+                pipeline.validate(
+                    config,
+                    metric_key="lessons",
+                    user=UpsertedUser(id=user),
+                    value=1,
+                    attributes=None,
+                    idempotency_key=None,
+                )
+                for user in part
+            ]
+            await pipeline.process(conn, config, inputs, utc("2049-01-05T15:00:00Z"))
+    await move_clock(env, "2049-01-08T22:00:00Z")  # 17:00 EST three days later
+    sent = await due_webhooks(runtime, env.scope_id, REACTIVATION)
+    assert sorted(who(sent)) == users
+    assert {p["timestamp"] for p in sent} == {"2049-01-08T22:00:00Z"}
