@@ -41,7 +41,13 @@ async def test_a_batch_of_events_costs_one_statement_on_the_schedule(
                 )
                 for user in users
             ]
-            await pipeline.process(conn, config, inputs, utcnow())
+            # Only this connection: the background worker's sweeps use others.
+            assert conn.sync_connection is not None
+            event.listen(conn.sync_connection, "before_cursor_execute", count)
+            try:
+                await pipeline.process(conn, config, inputs, utcnow())
+            finally:
+                event.remove(conn.sync_connection, "before_cursor_execute", count)
 
     async def rows() -> dict[tuple[str, str], tuple[int, Any]]:
         async with runtime.db.transaction(write=False) as conn:
@@ -52,12 +58,7 @@ async def test_a_batch_of_events_costs_one_statement_on_the_schedule(
             )
             return {(str(r.user_pk), r.kind): (r.sent, r.due) for r in found}
 
-    engine = runtime.db.write_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        await batch("ada", "bob", "ada", "cy")
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+    await batch("ada", "bob", "ada", "cy")
     assert len(statements) == 1
     first = await rows()
     # Three users, one row per type each (recap, reactivation, streak reminder).
