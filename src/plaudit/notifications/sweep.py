@@ -173,8 +173,8 @@ async def _reminder(
                 "streak": body,
             },
         )
-    if state.length == 0:
-        return None, event
+    if state.length == 0 or not settings.enabled:
+        return None, event  # nothing to remind of until an event brings a streak back
     return rules.reminder_due(now, state.frequency, zone(state.tz)), event
 
 
