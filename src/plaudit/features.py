@@ -17,6 +17,7 @@ from plaudit.jobs import sweeps as job_sweeps
 from plaudit.leaderboards import routes as leaderboard_routes
 from plaudit.leaderboards import sweep as leaderboard_sweep
 from plaudit.metrics import routes as metric_routes
+from plaudit.notifications import sweep as notification_sweep
 from plaudit.platform import routes as platform_routes
 from plaudit.points import references as points_references
 from plaudit.points import routes as points_routes
@@ -61,6 +62,7 @@ __all__ = [
     "event_jobs",
     "job_sweeps",
     "leaderboard_sweep",
+    "notification_sweep",
     "points_references",
     "points_service",
     "points_sweep",

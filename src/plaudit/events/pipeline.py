@@ -34,6 +34,7 @@ from plaudit.events.schemas import EventResponse, MetricEventStreakResponse
 from plaudit.leaderboards import service as leaderboards
 from plaudit.metrics.rules import MAX_MICRO, MAX_VALUE, ValueOutOfRange, from_micro, to_micro
 from plaudit.metrics.service import metric_by_key, user_totals
+from plaudit.notifications import service as notifications
 from plaudit.platform.config import MetricConfig, ScopeConfig
 from plaudit.points import service as points_service
 from plaudit.streaks import rules as streak_rules
@@ -183,6 +184,16 @@ async def process(
             ],
             now,
         )
+    )
+    await notifications.after_events(
+        conn,
+        config,
+        [
+            upserted[item.user.id].state
+            for item, running in zip(inputs, running_totals, strict=True)
+            if running is not None
+        ],
+        now,
     )
     points_results = iter(points_list)
     streak_outcomes = iter(streak_results)
