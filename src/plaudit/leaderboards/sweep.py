@@ -69,7 +69,9 @@ async def announce(
 
 
 async def _next_due(ctx: SweepContext) -> dt.datetime | None:
-    due: dt.datetime | None = await ctx.conn.scalar(select(func.min(leaderboards.c.next_due)))
+    due: dt.datetime | None = await ctx.conn.scalar(
+        select(func.min(leaderboards.c.next_due)).where(leaderboards.c.next_due.is_not(None))
+    )
     return due
 
 

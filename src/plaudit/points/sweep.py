@@ -81,7 +81,11 @@ time_triggers = register_sweep(
 
 
 async def _announce_due(ctx: SweepContext) -> dt.datetime | None:
-    due: dt.datetime | None = await ctx.conn.scalar(select(func.min(points_boosts.c.announce_at)))
+    due: dt.datetime | None = await ctx.conn.scalar(
+        select(func.min(points_boosts.c.announce_at)).where(
+            points_boosts.c.announce_at.is_not(None)
+        )
+    )
     return due
 
 

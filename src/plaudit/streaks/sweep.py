@@ -28,7 +28,9 @@ CHUNK = 1000
 
 
 async def _next_due(ctx: SweepContext) -> dt.datetime | None:
-    due: dt.datetime | None = await ctx.conn.scalar(select(func.min(user_streaks.c.next_due)))
+    due: dt.datetime | None = await ctx.conn.scalar(
+        select(func.min(user_streaks.c.next_due)).where(user_streaks.c.next_due.is_not(None))
+    )
     return due
 
 
