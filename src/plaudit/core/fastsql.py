@@ -151,3 +151,33 @@ async def fetch_rows(
         return await fetch(conn, statement, rows[0])
     result = await conn.execute(statement.statement(conn.dialect.name), [dict(r) for r in rows])
     return [dict(row) for row in result.mappings()] if result.returns_rows else []
+
+
+async def execute_many(
+    conn: AsyncConnection, statement: FastStatement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """`statement` for every row (all with the same keys), as one executemany on the driver
+    connection underneath (the same connection and transaction `fetch` uses)."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = statement.compiled(dialect, tuple(rows[0]))
+    if dialect.name == "postgresql":
+        import asyncpg
+
+        args = [compiled.args(row) for row in rows]
+        driver = await _asyncpg_connection(conn)
+        try:
+            await driver.executemany(compiled.sql, args)
+        except asyncpg.PostgresError as exc:
+            raise DBAPIError(compiled.sql, args, exc) from exc
+        return
+    raw = await _sqlite_writer(conn)
+    if raw is None:
+        await conn.execute(statement.statement(dialect.name), [dict(r) for r in rows])
+        return
+    args = [compiled.args(row) for row in rows]
+    try:
+        raw.executemany(compiled.sql, args)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc

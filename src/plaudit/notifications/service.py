@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from plaudit.achievements import views
 from plaudit.achievements.completion import COMPLETION_HOOKS, Completed
 from plaudit.achievements.rules import AchievementConfig
-from plaudit.core.db import dialect_insert
+from plaudit.core import fastsql
+from plaudit.core.db import insert_for
+from plaudit.core.fastsql import FastStatement
 from plaudit.core.periods import Unit, zone
 from plaudit.core.schemas import format_timestamp
 from plaudit.notifications import rules
@@ -69,26 +71,30 @@ async def after_events(
             }
             for kind, due in dues
         ]
-    if not rows:
-        return
+    await fastsql.execute_many(conn, _TOUCH, rows)
+
+
+def _touch(dialect: str) -> Any:
     table = notification_schedule
-    stmt = dialect_insert(conn, table).values(rows)
+    stmt = insert_for(dialect, table)
     restart = table.c.kind == rules.REACTIVATION
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["user_pk", "kind"],
-            set_={
-                "last_active": stmt.excluded.last_active,
-                # Any event restarts the reactivation sequence; a recap or reminder already
-                # pending stays (it covers a period with activity, or is still ahead).
-                "sent": case((restart, 0), else_=table.c.sent),
-                "due": case(
-                    (restart, stmt.excluded.due),
-                    else_=func.coalesce(table.c.due, stmt.excluded.due),
-                ),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_pk", "kind"],
+        set_={
+            "last_active": stmt.excluded.last_active,
+            # Any event restarts the reactivation sequence; a recap or reminder already
+            # pending stays (it covers a period with activity, or is still ahead).
+            "sent": case((restart, 0), else_=table.c.sent),
+            "due": case(
+                (restart, stmt.excluded.due), else_=func.coalesce(table.c.due, stmt.excluded.due)
+            ),
+        },
     )
+
+
+# Compiled once per dialect and sent as one executemany on the driver connection: this
+# runs for every event batch, and compiling an upsert per call cost a fifth of an event.
+_TOUCH = FastStatement(_touch)
 
 
 async def notification_preferences(

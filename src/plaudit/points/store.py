@@ -9,13 +9,11 @@ the way `core.fastsql` runs single statements.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core import fastsql
@@ -57,36 +55,6 @@ _SAVE_BALANCES = FastStatement(_upsert_balances)
 _INSERT_AWARDS = FastStatement(lambda _d: points_awards.insert())
 
 
-async def _write(
-    conn: AsyncConnection, statement: FastStatement, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """`statement` for every row, as one executemany on the driver connection underneath
-    (the same connection and transaction `fastsql.fetch` uses)."""
-    if not rows:
-        return
-    dialect = conn.dialect
-    compiled = statement.compiled(dialect, tuple(rows[0]))
-    if dialect.name == "postgresql":
-        import asyncpg
-
-        args = [compiled.args(row) for row in rows]
-        driver = await fastsql._asyncpg_connection(conn)
-        try:
-            await driver.executemany(compiled.sql, args)
-        except asyncpg.PostgresError as exc:
-            raise DBAPIError(compiled.sql, args, exc) from exc
-        return
-    raw = await fastsql._sqlite_writer(conn)
-    if raw is None:
-        await conn.execute(statement.statement(dialect.name), [dict(r) for r in rows])
-        return
-    args = [compiled.args(row) for row in rows]
-    try:
-        raw.executemany(compiled.sql, args)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(compiled.sql, args, exc, sqlite3.Error) from exc
-
-
 async def balances(conn: AsyncConnection, pks: Iterable[int]) -> dict[tuple[int, uuid.UUID], int]:
     found: dict[tuple[int, uuid.UUID], int] = {}
     for pk in sorted(set(pks)):
@@ -104,7 +72,7 @@ async def marks(conn: AsyncConnection, pks: Iterable[int]) -> dict[tuple[int, uu
 
 
 async def save_marks(conn: AsyncConnection, changed: Mapping[tuple[int, uuid.UUID], Marks]) -> None:
-    await _write(
+    await fastsql.execute_many(
         conn,
         _SAVE_MARKS,
         [
@@ -115,8 +83,8 @@ async def save_marks(conn: AsyncConnection, changed: Mapping[tuple[int, uuid.UUI
 
 
 async def save_balances(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    await _write(conn, _SAVE_BALANCES, rows)
+    await fastsql.execute_many(conn, _SAVE_BALANCES, rows)
 
 
 async def insert_awards(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-    await _write(conn, _INSERT_AWARDS, rows)
+    await fastsql.execute_many(conn, _INSERT_AWARDS, rows)
