@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         0.5, gt=0, le=60, description="How often an idle worker looks for due jobs and sweeps."
     )
     worker_sweep_rest: float = Field(
-        0.5,
+        0.0,
         ge=0,
         le=10,
         description="After each round of sweeps that found work (period ends, time triggers), "
