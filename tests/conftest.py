@@ -3,7 +3,9 @@ per test session; each test gets an environment of its own on it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -58,11 +60,25 @@ class Stack:
     http: httpx.AsyncClient
 
 
+# A stop takes at most the worker's grace (30 s per loop); past this, something hangs.
+STOP_REPORT_SECONDS = 90.0
+
+
+def report_tasks(why: str) -> None:
+    """Prints where every asyncio task is waiting: a hang in an event loop shows nothing
+    in the thread dumps of the test timeout."""
+    print(f"\n=== {why}: asyncio tasks ===", file=sys.stderr)
+    for task in asyncio.all_tasks():
+        print(f"--- {task.get_name()}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+
+
 @asynccontextmanager
 async def running_stack(backend: str, folder: Path, **overrides: object) -> AsyncIterator[Stack]:
     folder.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (a test folder, instant)
     url = await fresh_database(backend, folder)
     application = create_app(test_settings(url, **overrides))
+    watchdog: asyncio.TimerHandle | None = None
     try:
         async with application.router.lifespan_context(application):
             transport = httpx.ASGITransport(app=application)
@@ -70,7 +86,12 @@ async def running_stack(backend: str, folder: Path, **overrides: object) -> Asyn
                 transport=transport, base_url="http://plaudit.test", timeout=60
             ) as http:
                 yield Stack(backend, url, application, application.state.runtime, http)
+            watchdog = asyncio.get_running_loop().call_later(
+                STOP_REPORT_SECONDS, report_tasks, f"{backend} stack still stopping"
+            )
     finally:
+        if watchdog is not None:
+            watchdog.cancel()
         if backend == "postgres":
             await drop_postgres_database(url)
 

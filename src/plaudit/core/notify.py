@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 CHANNEL = "plaudit"
+CLOSE_SECONDS = 2.0
 log = structlog.get_logger("plaudit.notify")
 
 
@@ -93,5 +94,18 @@ class Listener:
                 log.warning("notify_listener_lost", error=str(exc))
             finally:
                 self.status.healthy = False
-                with contextlib.suppress(Exception):
-                    await conn.close()
+                await _close(conn)
+
+
+async def _close(conn: Any) -> None:
+    """Closes the LISTEN connection politely if that is quick, else drops it: a stop
+    must never wait on a server that does not answer (a cancelled `SELECT 1` leaves a
+    cancel request that a graceful close would wait for without bound)."""
+    try:
+        async with asyncio.timeout(CLOSE_SECONDS):
+            await conn.close(timeout=CLOSE_SECONDS)
+    except Exception:
+        conn.terminate()
+    except asyncio.CancelledError:
+        conn.terminate()
+        raise
