@@ -80,6 +80,9 @@ FROM inserted
 """
 
 
+CHECKS = ("baseline", "rank", "top_100", "around_me", "event")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench.leaderboards", description=__doc__.split("\n")[0]
@@ -89,6 +92,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--pg-url", default=os.environ.get("PLAUDIT_BENCH_PG_URL", DEFAULT_PG_URL))
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--only",
+        default=",".join(CHECKS),
+        help=f"comma-separated measurements to run (of {','.join(CHECKS)}), e.g. to profile one",
+    )
     p.add_argument(
         "--redis-url",
         default=os.environ.get("PLAUDIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
@@ -185,6 +193,8 @@ async def scenario(
             ),
         }  # fmt: skip
         for name, request in checks.items():
+            if name not in args.only.split(","):
+                continue
             print(f"  .. {name}", flush=True)
             summary, per_s = await measure(session, args.samples, args.concurrency, request)
             results[name] = {**summary, "per_s": per_s}
@@ -235,7 +245,9 @@ def report(r: dict[str, Any]) -> None:
         f"\n[leaderboards] one run with {r['users']} participants "
         f"(seeded in {r['seed_s']:.1f} s; {cache})"
     )
-    for name in ("baseline", "rank", "top_100", "around_me", "event"):
+    for name in CHECKS:
+        if name not in r:
+            continue
         s = r[name]
         target = (
             f"events/s {s['per_s']:.0f} (target >= {EVENTS_TARGET_PER_S:.0f})"

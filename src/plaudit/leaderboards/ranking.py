@@ -23,9 +23,11 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, and_, bindparam, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from plaudit.core import fastsql
+from plaudit.core.fastsql import FastStatement
 from plaudit.leaderboards.tables import leaderboard_entries as entries
 from plaudit.users.tables import users
 
@@ -46,6 +48,57 @@ class Ranked:
     user_name: str | None
     rank: int
     value: int  # millionths
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A user's entry in one run, whichever group it is in."""
+
+    neg_value: int
+    reached_at: dt.datetime
+    group_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserEntry:
+    user_pk: int
+    entry: Entry | None  # None: the user has no entry in this run
+
+
+# The user and their entry in one round trip: every per-user read starts with both.
+_USER_ENTRY = FastStatement(
+    lambda _dialect: (
+        select(users.c.pk, entries.c.neg_value, entries.c.reached_at, entries.c.group_key)
+        .select_from(
+            users.outerjoin(
+                entries,
+                and_(
+                    entries.c.user_pk == users.c.pk,
+                    entries.c.leaderboard_id == bindparam("board_id"),
+                    entries.c.run_start == bindparam("run_start"),
+                ),
+            )
+        )
+        .where(users.c.scope_id == bindparam("scope_id"), users.c.id == bindparam("user_id"))
+    )
+)
+
+
+async def user_entry(
+    conn: AsyncConnection, scope_id: int, user_id: str, board_id: uuid.UUID, run_start: dt.date
+) -> UserEntry | None:
+    """None when the user does not exist."""
+    rows = await fastsql.fetch(
+        conn,
+        _USER_ENTRY,
+        {"scope_id": scope_id, "user_id": user_id, "board_id": board_id, "run_start": run_start},
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    found = row["neg_value"] is not None
+    entry = Entry(row["neg_value"], row["reached_at"], row["group_key"]) if found else None
+    return UserEntry(row["pk"], entry)
 
 
 def _in(slot: Slot) -> list[ColumnElement[bool]]:

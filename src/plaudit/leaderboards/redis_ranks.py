@@ -253,6 +253,22 @@ async def position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | N
     return None if found is None else int(found) + 1
 
 
+async def fresh_position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | None:
+    """The user's 1-based position when the slot is ready and fresh, else None (then
+    `ensure` decides). One round trip for both questions: this is every rank read."""
+    redis = client()
+    if redis is None:
+        return None
+    key = _key(slot)
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.mget(key + ":ready", key + ":fresh")
+        pipe.zrank(key, member(reached_at, user_id))
+        (is_ready, is_fresh), found = await pipe.execute()
+    if not (is_ready and is_fresh) or found is None:
+        return None
+    return int(found) + 1
+
+
 async def entries(slot: Slot, offset: int, count: int) -> list[Entry]:
     redis = client()
     assert redis is not None

@@ -42,11 +42,10 @@ from plaudit.leaderboards.schemas import (
     UserLeaderboardResponseWithHistory,
 )
 from plaudit.leaderboards.sweep import announce
-from plaudit.leaderboards.tables import leaderboard_days, leaderboard_entries
+from plaudit.leaderboards.tables import leaderboard_days
 from plaudit.platform.config import ScopeConfig, bump_config_version
 from plaudit.platform.schemas import DeleteResponse
 from plaudit.runtime import Runtime
-from plaudit.users import service as users
 
 DEEP_PAGE = 1000  # pages starting this far down come from the Redis cache when there is one
 
@@ -160,13 +159,15 @@ async def _served_by_redis(conn: Any, runtime: Runtime, slot: Slot) -> bool:
 
 
 async def _rank(
-    conn: Any, runtime: Runtime, slot: Slot, entry: Any, user_id: str, limit: int
+    conn: Any, runtime: Runtime, slot: Slot, entry: ranking.Entry, user_id: str, limit: int
 ) -> int | None:
     """The rank of a committed entry: from Redis when it serves the slot, else SQL."""
     value = -entry.neg_value
-    if value > 0 and await _served_by_redis(conn, runtime, slot):
+    if value > 0:
         with contextlib.suppress(RedisError):  # the database answers instead
-            found = await redis_ranks.position(slot, entry.reached_at, user_id)
+            found = await redis_ranks.fresh_position(slot, entry.reached_at, user_id)
+            if found is None and await _served_by_redis(conn, runtime, slot):
+                found = await redis_ranks.position(slot, entry.reached_at, user_id)
             if found is not None:
                 return found if found <= limit else None
     return await ranking.rank_of(conn, slot, value, entry.reached_at, user_id, limit)
@@ -314,22 +315,11 @@ async def _around(
     offset: int,
 ) -> int | None:
     """Index of the page start relative to the user's position; None if not ranked here."""
-    user = await users.find(conn, scope_id, user_id)
-    if user is None:
+    found = await ranking.user_entry(conn, scope_id, user_id, slot.board_id, slot.run_start)
+    if found is None or found.entry is None or found.entry.group_key != slot.group:
         return None
-    entry = (
-        await conn.execute(
-            select(leaderboard_entries.c.neg_value, leaderboard_entries.c.reached_at).where(
-                leaderboard_entries.c.leaderboard_id == slot.board_id,
-                leaderboard_entries.c.run_start == slot.run_start,
-                leaderboard_entries.c.user_pk == user.pk,
-                leaderboard_entries.c.group_key == slot.group,
-            )
-        )
-    ).first()
-    if entry is None:
-        return None
-    rank = await _rank(conn, runtime, slot, entry, user.id, board.max_participants)
+    entry = found.entry
+    rank = await _rank(conn, runtime, slot, entry, user_id, board.max_participants)
     return None if rank is None else rank - 1 + offset
 
 
@@ -354,28 +344,16 @@ async def user_leaderboard(
     caller.require_user(id)
     config = await scope_config(runtime, conn, caller)
     board = _board(config, key, "User or leaderboard not found")
-    user = await users.find(conn, caller.scope_id, id)
-    if user is None:
-        raise NotFound("User or leaderboard not found")
     chosen = _run(board, run, now.date())
-    entry = (
-        await conn.execute(
-            select(
-                leaderboard_entries.c.neg_value,
-                leaderboard_entries.c.reached_at,
-                leaderboard_entries.c.group_key,
-            ).where(
-                leaderboard_entries.c.leaderboard_id == board.id,
-                leaderboard_entries.c.run_start == chosen.start,
-                leaderboard_entries.c.user_pk == user.pk,
-            )
-        )
-    ).first()
+    found = await ranking.user_entry(conn, caller.scope_id, id, board.id, chosen.start)
+    if found is None:
+        raise NotFound("User or leaderboard not found")
+    entry = found.entry
     rank: int | None = None
     if entry is not None:
         slot = Slot(board.id, chosen.start, entry.group_key)
-        rank = await _rank(conn, runtime, slot, entry, user.id, board.max_participants)
-    history = await _history(conn, board, chosen, user.pk, num_events)
+        rank = await _rank(conn, runtime, slot, entry, id, board.max_participants)
+    history = await _history(conn, board, chosen, found.user_pk, num_events)
     body = {
         **views.config_fields(config, board),
         "rank": rank,

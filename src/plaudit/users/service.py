@@ -90,10 +90,17 @@ def _row_values(state: UserState) -> dict[str, Any]:
     }
 
 
+# Every read of a user's progress starts here: compiled once, not built per request.
+_FIND = FastStatement(
+    lambda _dialect: select(*_COLUMNS).where(
+        users.c.scope_id == bindparam("scope_id"), users.c.id == bindparam("user_id")
+    )
+)
+
+
 async def find(conn: AsyncConnection, scope_id: int, user_id: str) -> UserState | None:
-    query = select(*_COLUMNS).where(users.c.scope_id == scope_id, users.c.id == user_id)
-    row = (await conn.execute(query)).mappings().first()
-    return _state(row) if row else None
+    rows = await fastsql.fetch(conn, _FIND, {"scope_id": scope_id, "user_id": user_id})
+    return _state(rows[0]) if rows else None
 
 
 def user_not_found(user_id: str) -> NotFound:
