@@ -327,7 +327,7 @@ async def webhooks(ctx: Context) -> dict[str, Any]:
         }
         [achievement_id] = await api.create_achievements(admin, base, [definition])
 
-        # 1. Ingestion without any subscription (the outbox rows are written all the same).
+        # 1. Ingestion without any subscription (no outbox row is written: nobody wants one).
         if plan.warmup_s > 0:
             ctx.note(f"webhooks: warm-up, {plan.warmup_s:g} s")
             async with make_session(target.admin_key, plan.concurrency) as session:
@@ -343,7 +343,7 @@ async def webhooks(ctx: Context) -> dict[str, Any]:
         without = await ingestion_phase(ctx, event_url, f"{prefix}a-", Ledger())
 
         # 2. The same with the receiver subscribed: each event's webhook goes out meanwhile.
-        # (Idle first: the outbox rows of phase 1 are fanned out to nobody before it exists.)
+        # (Idle first, so that phase 1's work is over before it starts.)
         await settle(target)
         webhook_id, receiver.secret = await _subscribe(admin, base, receiver.url)
         ctx.note(f"webhooks: ingestion with a subscription, {plan.duration_s:g} s")

@@ -21,6 +21,7 @@ from plaudit.core.db import Database
 from plaudit.core.settings import Settings
 from plaudit.runtime import Runtime
 from tests.support.api import TestEnvironment, make_environment
+from tests.support.outbox import LISTENER_URL, sink
 from tests.support.server import LiveServer, live_server
 from tests.support.services import create_postgres_database, drop_postgres_database
 
@@ -58,6 +59,8 @@ class Stack:
     app: FastAPI
     runtime: Runtime
     http: httpx.AsyncClient
+    # Where tests/support/outbox.listen points its webhooks (see there).
+    listener_url: str = LISTENER_URL
 
 
 # A stop takes at most the worker's grace (30 s per loop); past this, something hangs.
@@ -116,18 +119,34 @@ def stack(request: pytest.FixtureRequest) -> Stack:
 
 
 # Module-scoped: the clock only moves forward, so each test file gets a clock of its own.
+@pytest.fixture(scope="session")
+async def webhook_sink() -> AsyncIterator[str]:
+    """The URL of a receiver that accepts every delivery (test-clock stacks' listener)."""
+    async with sink() as url:
+        yield url
+
+
+# Test-clock stacks deliver to `webhook_sink` (on 127.0.0.1): see tests/support/outbox.py.
+CLOCK_SETTINGS: dict[str, object] = {"test_clock": True, "webhook_allow_private": True}
+
+
 @pytest.fixture(scope="module")
-async def sqlite_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with running_stack(
-        "sqlite", tmp_path_factory.mktemp("sqlite-clock"), test_clock=True
-    ) as stack:
+async def sqlite_clock_stack(
+    tmp_path_factory: pytest.TempPathFactory, webhook_sink: str
+) -> AsyncIterator[Stack]:
+    folder = tmp_path_factory.mktemp("sqlite-clock")
+    async with running_stack("sqlite", folder, **CLOCK_SETTINGS) as stack:
+        stack.listener_url = webhook_sink
         yield stack
 
 
 @pytest.fixture(scope="module")
-async def postgres_clock_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def postgres_clock_stack(
+    tmp_path_factory: pytest.TempPathFactory, webhook_sink: str
+) -> AsyncIterator[Stack]:
     folder = tmp_path_factory.mktemp("postgres-clock")
-    async with running_stack("postgres", folder, test_clock=True) as stack:
+    async with running_stack("postgres", folder, **CLOCK_SETTINGS) as stack:
+        stack.listener_url = webhook_sink
         yield stack
 
 

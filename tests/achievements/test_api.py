@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from plaudit.runtime import Runtime
 from plaudit.webhooks.tables import webhook_events
+from tests.conftest import Stack
 from tests.support.api import TestEnvironment
+from tests.support.outbox import listen
 
 
 async def define(env: TestEnvironment, **item: Any) -> dict[str, Any]:
@@ -182,8 +184,9 @@ async def test_deleting_archives_and_references_are_protected(env: TestEnvironme
 
 
 async def test_metric_achievements_complete_when_the_total_reaches_them(
-    env: TestEnvironment, runtime: Runtime
+    env: TestEnvironment, runtime: Runtime, stack: Stack
 ) -> None:
+    await listen(stack, env, "achievement.completed")
     metric = await env.metric("lessons")
     tiers = [
         await define(
@@ -238,8 +241,9 @@ async def test_event_filters_count_only_matching_events(env: TestEnvironment) ->
 
 
 async def test_user_filters_gate_completion_and_a_later_match_backdates(
-    env: TestEnvironment, runtime: Runtime
+    env: TestEnvironment, runtime: Runtime, stack: Stack
 ) -> None:
+    await listen(stack, env, "achievement.completed")
     metric = await env.metric("lessons")
     plan = await env.attribute("plan")
     a = await define(
@@ -276,7 +280,10 @@ async def test_composites_complete_in_the_same_request(env: TestEnvironment) -> 
     assert [x["id"] for x in response["achievements"]] == [a["id"], ab["id"], top["id"]]
 
 
-async def test_api_achievements_complete_once(env: TestEnvironment, runtime: Runtime) -> None:
+async def test_api_achievements_complete_once(
+    env: TestEnvironment, runtime: Runtime, stack: Stack
+) -> None:
+    await listen(stack, env, "achievement.completed")
     a = await define(env, trigger="api", key="linked", status="active")
     first = await env.app.post(
         "/achievements/linked/complete", json={"user": {"id": "ada", "name": "Ada"}}
@@ -312,8 +319,9 @@ async def test_api_completion_errors(env: TestEnvironment) -> None:
 
 
 async def test_32_parallel_events_crossing_one_threshold_complete_it_once(
-    env: TestEnvironment, runtime: Runtime
+    env: TestEnvironment, runtime: Runtime, stack: Stack
 ) -> None:
+    await listen(stack, env, "achievement.completed")
     metric = await env.metric("lessons")
     a = await define(env, trigger="metric", metricId=metric["id"], metricValue=10, status="active")
     responses = await asyncio.gather(*(env.event("lessons", "ada", 1) for _ in range(32)))
@@ -327,7 +335,10 @@ async def test_32_parallel_events_crossing_one_threshold_complete_it_once(
 # --- backdating and reads ------------------------------------------------------------------
 
 
-async def test_activating_backdates_silently(env: TestEnvironment, runtime: Runtime) -> None:
+async def test_activating_backdates_silently(
+    env: TestEnvironment, runtime: Runtime, stack: Stack
+) -> None:
+    await listen(stack, env, "achievement.completed")
     metric = await env.metric("lessons")
     for user, value in (("a", 1), ("b", 5), ("c", 9)):
         await env.event("lessons", user, value)
@@ -416,8 +427,9 @@ async def test_locked_achievements_stay_visible_to_those_who_have_them(
 
 
 async def test_outbox_rows_are_written_only_with_the_change(
-    env: TestEnvironment, runtime: Runtime
+    env: TestEnvironment, runtime: Runtime, stack: Stack
 ) -> None:
+    await listen(stack, env)  # every type
     metric = await env.metric("lessons")
     await define(env, trigger="metric", metricId=metric["id"], metricValue=1, status="active")
     refused = await env.event("lessons", {"id": "ada", "tz": "Nowhere/City"}, 5)

@@ -19,12 +19,14 @@ from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
 from tests.support.api import TestEnvironment
 from tests.support.contract import _document, _rebase
+from tests.support.outbox import listen
 
 
 async def test_an_anniversary_completes_at_local_midnight(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen(clock_stack, env, "achievement.completed")
     await move_clock(env, "2094-03-10T00:00:00Z")
     await env.app.put("/users/tokyo", json={"tz": "Asia/Tokyo", "signUpDate": "2094-03-10"})
     await env.app.put("/users/london", json={"tz": "Europe/London", "signUpDate": "2094-03-10"})
@@ -69,6 +71,7 @@ async def test_a_sign_up_date_already_past_completes_silently(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen(clock_stack, env, "achievement.completed")
     await move_clock(env, "2097-06-01T00:00:00Z")
     year = await define(
         env, name="One year", trigger="anniversary", anniversaryYears=1, status="active"
@@ -100,6 +103,7 @@ async def test_streak_achievements_complete_when_a_streak_reaches_them(
 async def test_the_webhook_payload_matches_the_contract_and_the_sdk(
     env: TestEnvironment, stack: Stack
 ) -> None:
+    await listen(stack, env, "achievement.completed")
     metric = await env.metric("lessons")
     await define(env, trigger="metric", metricId=metric["id"], metricValue=1, status="active")
     await env.event("lessons", {"id": "ada", "name": "Ada"}, 1)
@@ -121,6 +125,7 @@ async def test_anniversaries_already_due_at_activation_are_backdated_not_announc
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen(clock_stack, env, "achievement.completed")
     await move_clock(env, "2098-01-01T00:00:00Z")
     await env.app.put("/users/veteran", json={"signUpDate": "2090-05-05"})
     year = await define(

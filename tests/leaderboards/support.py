@@ -49,10 +49,13 @@ _SDK_PAYLOADS = {
     "leaderboard.changed": WebhooksLeaderboardChangedPayload,
     "leaderboard.rank_changed": WebhooksLeaderboardRankChangedPayload,
 }
+LEADERBOARD_TYPES = tuple(_SDK_PAYLOADS)
 
 
 async def outbox(runtime: Runtime, scope_id: int, kind: str) -> list[dict[str, Any]]:
-    """The outbox rows of one type, oldest first; each must parse as SDK 1.27's payload."""
+    """The outbox rows of one type, oldest first; each must parse as SDK 1.27's payload.
+    Only types a subscription wants are stored (`listen(stack, env, *LEADERBOARD_TYPES)`
+    first)."""
     async with runtime.db.transaction() as conn:
         rows = await conn.execute(
             select(webhook_events.c.payload)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Stack
-from tests.leaderboards.support import board, move_clock, outbox, patch
+from tests.leaderboards.support import LEADERBOARD_TYPES, board, move_clock, outbox, patch
 from tests.support.api import TestEnvironment, make_environment
+from tests.support.outbox import listen
 
 
 async def _issues(env: TestEnvironment, items: list[dict[str, Any]]) -> list[str]:
@@ -55,6 +56,7 @@ async def test_create_validates_each_item(clock_stack: Stack) -> None:
 
 async def test_status_actions_and_frozen_settings(clock_stack: Stack) -> None:
     env = await make_environment(clock_stack.runtime, clock_stack.http)
+    await listen(clock_stack, env, *LEADERBOARD_TYPES)
     await move_clock(env, "2041-01-10T00:00:00Z")
     metric = await env.metric("words")
     other = await env.metric("pages", name="Pages")
@@ -107,6 +109,7 @@ async def test_status_actions_and_frozen_settings(clock_stack: Stack) -> None:
 async def test_rank_changes_reach_the_outbox(clock_stack: Stack) -> None:
     """Example B: D enters (null -> 3) and pushes C out (3 -> null)."""
     env = await make_environment(clock_stack.runtime, clock_stack.http)
+    await listen(clock_stack, env, *LEADERBOARD_TYPES)
     await move_clock(env, "2042-01-01T08:00:00Z")
     metric = await env.metric("words")
     created = await board(env, metricId=metric["id"], maxParticipants=3)

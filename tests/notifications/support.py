@@ -38,7 +38,8 @@ async def due_webhooks(
 ) -> list[dict[str, Any]]:
     """The scope's `emails.*_due` payloads (of `kind` if given, written at or after `since`
     if given), oldest first. The outbox keeps a row only for the log retention (7 days):
-    tests spanning longer read from `since`."""
+    tests spanning longer read from `since`. Only types a subscription wants are stored
+    (`listen(stack, env, *KINDS)` first)."""
     query = (
         select(webhook_events.c.payload)
         .where(

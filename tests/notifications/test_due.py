@@ -17,9 +17,10 @@ from plaudit.users.schemas import UpsertedUser
 from tests.achievements.test_api import define
 from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
-from tests.notifications.support import due_webhooks, event_at, set_preferences, utc
+from tests.notifications.support import KINDS, due_webhooks, event_at, set_preferences, utc
 from tests.streaks.support import configure
 from tests.support.api import TestEnvironment
+from tests.support.outbox import listen
 
 REACTIVATION = "emails.reactivation_due"
 RECAP = "emails.recap_due"
@@ -37,6 +38,7 @@ async def test_reactivation_messages_after_3_5_7_14_and_30_days_at_17_local(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     # 10:00 EST on 1 March 2040 for New York; already 2 March (00:00) in Tokyo.
     await event_at(env, "2040-03-01T15:00:00Z", "ny")
@@ -82,6 +84,7 @@ async def test_any_event_restarts_the_reactivation_sequence(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     london = {"id": "london", "tz": "Europe/London"}
     await event_at(env, "2041-01-01T09:00:00Z", london)
@@ -106,6 +109,7 @@ async def test_recaps_at_9_local_on_the_first_day_of_the_week_for_active_users(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     await move_clock(env, "2042-03-01T00:00:00Z")
     await env.app.put("/users/idle", json={"tz": "Asia/Tokyo"})  # no event: no recap
@@ -144,6 +148,7 @@ async def test_monthly_recaps_follow_the_aggregation_period(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     response = await env.admin.patch("/settings", json={"aggregationPeriod": "monthly"})
     assert response.status_code == 200, response.json()
@@ -159,6 +164,7 @@ async def test_streak_reminders_only_for_streaks_not_yet_extended(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     await configure(env, metrics=[{"key": "lessons", "threshold": 1}])  # daily
     tokyo = {"id": "tokyo", "tz": "Asia/Tokyo"}
@@ -213,6 +219,7 @@ async def test_achievement_messages_in_the_evening_window(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     metric = await env.metric("lessons")
     achievement = await define(
         env, name="First", trigger="metric", metricId=metric["id"], metricValue=1, status="active"
@@ -269,6 +276,7 @@ async def test_opted_out_unsubscribed_and_control_users_get_none(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     metric = await env.metric("lessons")
     await configure(env, metrics=[{"key": "lessons", "threshold": 1}])
     await define(env, trigger="metric", metricId=metric["id"], metricValue=1, status="active")
@@ -292,6 +300,7 @@ async def test_a_backdated_completion_sends_no_message(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     metric = await env.metric("lessons")
     await move_clock(env, "2047-06-01T22:00:00Z")  # 18:00 EDT, inside the window
     await env.event("lessons", "early")
@@ -309,6 +318,7 @@ async def test_weekly_streaks_are_reminded_on_friday_morning(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     await configure(env, frequency="weekly", metrics=[{"key": "lessons", "threshold": 1}])
     # Monday 4 May 2048 in Tokyo: the week is extended, so Friday the 8th brings nothing;
@@ -328,6 +338,7 @@ async def test_more_due_rows_than_a_chunk_all_go_out(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env, runtime = clock_env, clock_stack.runtime
+    await listen(clock_stack, env, *KINDS)
     await env.metric("lessons")
     await move_clock(env, "2049-01-05T15:00:00Z")  # 10:00 EST
     users = [f"u{i:04d}" for i in range(sweep.CHUNK + 1)]

@@ -10,8 +10,10 @@ from plaudit.points.tables import points_awards
 from plaudit.runtime import Runtime
 from plaudit.users.tables import users
 from plaudit.webhooks.tables import webhook_events
+from tests.conftest import Stack
 from tests.points.test_api import make_system
 from tests.support.api import TestEnvironment
+from tests.support.outbox import listen
 
 
 async def _counts(runtime: Runtime, scope_id: int) -> tuple[int, int, int, int]:
@@ -25,7 +27,10 @@ async def _counts(runtime: Runtime, scope_id: int) -> tuple[int, int, int, int]:
         return found[0], found[1], found[2], found[3]
 
 
-async def test_a_blocked_event_writes_nothing(env: TestEnvironment, runtime: Runtime) -> None:
+async def test_a_blocked_event_writes_nothing(
+    env: TestEnvironment, runtime: Runtime, stack: Stack
+) -> None:
+    await listen(stack, env)  # every type: the outbox rows are counted
     metric = await env.metric("flashcards")
     await make_system(
         env,

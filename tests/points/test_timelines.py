@@ -16,6 +16,7 @@ from tests.conftest import Stack
 from tests.points.test_api import make_system
 from tests.support.api import TestEnvironment
 from tests.support.contract import sdk_model
+from tests.support.outbox import listen
 
 SDK_PAYLOADS = {
     "points.changed": "WebhooksPointsChangedPayload",
@@ -27,7 +28,8 @@ SDK_PAYLOADS = {
 
 async def points_webhooks(runtime: Runtime, scope_id: int) -> list[tuple[str, str, dict[str, Any]]]:
     """(type, created, payload) of the scope's points.* outbox rows, oldest first; every
-    payload parses as the SDK 1.27.0 webhook model of its type."""
+    payload parses as the SDK 1.27.0 webhook model of its type. Only types a subscription
+    wants are stored (`listen(stack, env, *SDK_PAYLOADS)` first)."""
     async with runtime.db.transaction(write=False) as conn:
         rows = await conn.execute(
             select(webhook_events.c.type, webhook_events.c.created, webhook_events.c.payload)
@@ -44,6 +46,7 @@ async def test_boost_announcements_global_and_for_one_user(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen(clock_stack, env, *SDK_PAYLOADS)
     await move_clock(env, "2150-05-01T12:00:00Z")
     await env.app.post("/users", json={"id": "tokyo", "tz": "Asia/Tokyo"})
     system = await make_system(env)
@@ -106,6 +109,7 @@ async def test_time_trigger_by_the_hour_from_activation(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen(clock_stack, env, *SDK_PAYLOADS)
     await move_clock(env, "2151-01-01T09:00:00Z")
     await env.app.post("/users", json={"id": "early"})
     system = await make_system(

@@ -9,13 +9,23 @@ from typing import Any
 from sqlalchemy import select
 
 from plaudit.runtime import Runtime
+from plaudit.webhooks.rules import EVENT_TYPES
 from plaudit.webhooks.tables import webhook_events
+from tests.conftest import Stack
 from tests.support.api import TestEnvironment
+from tests.support.outbox import listen
+
+STREAK_TYPES = tuple(kind for kind in EVENT_TYPES if kind.startswith("streak."))
 
 
 async def configure(env: TestEnvironment, **settings: Any) -> None:
     response = await env.admin.patch("/streaks/settings", json=settings)
     assert response.status_code == 200, response.json()
+
+
+async def listen_to_streaks(stack: Stack, env: TestEnvironment) -> None:
+    """Subscribe to every streak.* type: the outbox stores only types a subscription wants."""
+    await listen(stack, env, *STREAK_TYPES)
 
 
 async def streak_webhooks(
@@ -24,7 +34,8 @@ async def streak_webhooks(
     """The scope's streak webhooks in the outbox, oldest first; from `since` on if given.
 
     The outbox keeps a row only for the log retention (7 days) after it went out: a test
-    spanning longer reads what it expects before it ages out, or from `since`.
+    spanning longer reads what it expects before it ages out, or from `since`. Only what
+    happened after `listen_to_streaks` is there.
     """
     query = (
         select(webhook_events.c.type, webhook_events.c.payload)

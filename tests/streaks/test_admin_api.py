@@ -16,7 +16,7 @@ from plaudit.streaks.tables import streak_pauses, user_streaks
 from plaudit.users.tables import users
 from tests.api.test_test_clock import move_clock
 from tests.conftest import Stack
-from tests.streaks.support import configure, event_streak, streak_webhooks
+from tests.streaks.support import configure, event_streak, listen_to_streaks, streak_webhooks
 from tests.support.api import TestEnvironment, make_environment
 
 LONDON = "Europe/London"  # BST (UTC+1) from the end of March to the end of October
@@ -72,6 +72,7 @@ async def test_one_freeze_per_item_up_to_the_maximum_and_one_webhook_per_user(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2201-03-01T12:00:00Z")
     await env.metric("words")
     await configure(
@@ -168,6 +169,7 @@ async def test_deleting_a_pause_archives_it_and_it_stops_applying(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2204-05-01T12:00:00Z")
     await env.metric("words")
     await configure(env, metrics=[{"key": "words", "threshold": 1}])
@@ -250,6 +252,7 @@ async def test_reset_sets_the_streak_to_zero_and_records_it(
     clock_env: TestEnvironment, clock_stack: Stack
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2206-07-01T12:00:00Z")
     await env.metric("words")
     await configure(

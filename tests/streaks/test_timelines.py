@@ -42,7 +42,7 @@ from plaudit.webhooks.tables import webhook_events
 from tests.api.test_test_clock import move_clock
 from tests.compat.sdk import in_process_sdk_client
 from tests.conftest import Stack
-from tests.streaks.support import streak_webhooks
+from tests.streaks.support import listen_to_streaks, streak_webhooks
 from tests.support.api import TestEnvironment
 
 
@@ -102,6 +102,7 @@ async def test_a_daily_start_extend_lose_and_start_again(
     clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2131-04-01T12:00:00Z")
     await metrics(sdk, "words")
     await configure(sdk, metrics=words(1))
@@ -154,6 +155,7 @@ async def test_b_daily_with_freezes_consumed_at_midnight_and_earned_every_seven_
     clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2132-04-01T12:00:00Z")
     await metrics(sdk, "words")
     await configure(
@@ -209,6 +211,7 @@ async def test_c_weekly_streaks_follow_sunday_weeks_in_the_users_zone(
     clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     # 2 April 2138 is a Wednesday; New York is on EDT (UTC-4).
     await move_clock(env, "2138-04-01T12:00:00Z")
     await metrics(sdk, "words")
@@ -350,6 +353,7 @@ async def test_e_a_pause_keeps_the_streak_without_a_freeze(
     clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     await move_clock(env, "2142-04-01T12:00:00Z")
     await metrics(sdk, "words")
     await configure(
@@ -421,6 +425,7 @@ async def test_f_restore_to_the_longest_streak_in_the_window(
     clock_env: TestEnvironment, clock_stack: Stack, sdk: AsyncTrophyApi
 ) -> None:
     env = clock_env
+    await listen_to_streaks(clock_stack, env)
     runtime = clock_stack.runtime
     await move_clock(env, "2143-03-20T12:00:00Z")
     await metrics(sdk, "words")

@@ -28,7 +28,14 @@ def at(text: str) -> dt.datetime:
 
 async def emit_at(stack: Stack, env: TestEnvironment, when: str, *events: WebhookEvent) -> None:
     async with stack.runtime.db.transaction() as conn:
-        await emit(conn, env.scope_id, list(events), at(when))
+        await emit(conn, env.scope_id, list(events), at(when), interest=None)
+
+
+async def wants(stack: Stack, env: TestEnvironment, event_type: str) -> bool:
+    """Whether the scope's configuration, as this process has it cached, wants the type."""
+    async with stack.runtime.db.transaction(write=False) as conn:
+        config = await stack.runtime.config.get(conn, env.scope_id)
+    return config.webhooks.wants(event_type)
 
 
 def streak(user: str) -> WebhookEvent:
@@ -146,6 +153,7 @@ async def test_a_subscription_failing_for_24_hours_is_disabled_and_says_so(
         await emit_at(hook_clock_stack, env, "2104-01-01T00:00:00Z", streak("ada"))
         await move_clock(env, "2104-01-01T23:59:00Z")
         assert (await env.admin.get(f"/webhooks/{created['id']}")).json()["status"] == "active"
+        assert await wants(hook_clock_stack, env, "streak.started")  # cached from here on
         await emit_at(hook_clock_stack, env, "2104-01-01T23:59:00Z", streak("bob"))
         # bob's first attempt may go out at once (the worker runs beside the test); the
         # retries after midnight come 24 hours after the first failure.
@@ -153,6 +161,8 @@ async def test_a_subscription_failing_for_24_hours_is_disabled_and_says_so(
         shown = (await env.admin.get(f"/webhooks/{created['id']}")).json()
         assert shown["status"] == "disabled"
         assert "failed for 24 hours" in shown["disabledReason"]
+        # Disabling bumped the config version: the cached interest is not used any more.
+        assert not await wants(hook_clock_stack, env, "streak.started")
         sent = len(hook.received)
         await emit_at(hook_clock_stack, env, "2104-01-02T00:40:00Z", streak("cy"))
         await move_clock(env, "2104-01-03T00:00:00Z")
@@ -163,6 +173,7 @@ async def test_a_subscription_failing_for_24_hours_is_disabled_and_says_so(
         )
         assert patched.json()["updated"][0]["status"] == "active"
         assert patched.json()["updated"][0]["disabledReason"] is None
+        assert await wants(hook_clock_stack, env, "streak.started")
         await move_clock(env, "2104-01-03T00:00:00Z")
     # bob's delivery was pending when the subscription was disabled; it resumes.
     assert {r.payload["user"]["id"] for r in hook.received} == {"ada", "bob"}

@@ -47,7 +47,7 @@ async def achievement(env: TestEnvironment, key: str = "lessons") -> None:
 
 async def emit_now(stack: Stack, scope_id: int, *events: WebhookEvent) -> None:
     async with stack.runtime.db.transaction() as conn:
-        await emit(conn, scope_id, list(events), utcnow())
+        await emit(conn, scope_id, list(events), utcnow(), interest=None)
 
 
 def ping(n: int) -> WebhookEvent:
@@ -118,7 +118,7 @@ async def test_a_rolled_back_change_sends_nothing(
 
         async def change_that_fails() -> None:
             async with hook_stack.runtime.db.transaction() as conn:
-                await emit(conn, env.scope_id, [ping(1)], utcnow())
+                await emit(conn, env.scope_id, [ping(1)], utcnow(), interest=None)
                 raise Abort
 
         with pytest.raises(Abort):

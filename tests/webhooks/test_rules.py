@@ -164,3 +164,20 @@ def test_the_event_types_are_exactly_the_sdk_webhook_payload_types() -> None:
     ]
     types = {m.model_fields["type"].default for m in models if "type" in m.model_fields}
     assert types == set(rules.EVENT_TYPES)
+
+
+def test_the_interest_of_a_scope_is_the_union_of_its_active_subscriptions() -> None:
+    assert rules.Interest.of([]) == rules.NO_INTEREST
+    assert not any(rules.NO_INTEREST.wants(kind) for kind in rules.EVENT_TYPES)
+    some = rules.Interest.of([["points.changed"], ["streak.lost", "points.changed"]])
+    assert some.types == frozenset({"points.changed", "streak.lost"})
+    assert [k for k in rules.EVENT_TYPES if some.wants(k)] == ["streak.lost", "points.changed"]
+    for empty in ([], None):  # empty events: every type, whatever the others want
+        every = rules.Interest.of([["streak.lost"], empty])
+        assert every == rules.ALL_TYPES
+        assert all(every.wants(kind) for kind in rules.EVENT_TYPES)
+    # The same rule as the fan-out's.
+    for events in ([], ["points.changed"], ["streak.lost", "leaderboard.changed"]):
+        interest = rules.Interest.of([events])
+        for kind in rules.EVENT_TYPES:
+            assert interest.wants(kind) == rules.matches(events, kind)

@@ -55,7 +55,7 @@ async def test_a_killed_worker_redelivers_with_the_same_webhook_id(
         created = await subscribe(env, hook.url)
         async with s.runtime.db.transaction() as conn:
             event = WebhookEvent("streak.started", {"user": {"id": "ada"}, "streak": {}})
-            await emit(conn, env.scope_id, [event], utcnow())
+            await emit(conn, env.scope_id, [event], utcnow(), interest=None)
         log = tmp_path / "worker.log"
         first = start_worker(s.database_url, log)
         try:

@@ -28,7 +28,7 @@ from plaudit.events.tables import events
 from plaudit.platform.config import ScopeConfig
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +150,8 @@ async def announce(
     conn: AsyncConnection, config: ScopeConfig, done: Sequence[Completed], now: dt.datetime
 ) -> None:
     """`achievement.completed` outbox rows (never for backdated completions)."""
+    if not wanted(config.webhooks, "achievement.completed"):
+        return
     await emit(
         conn,
         config.scope_id,
@@ -166,6 +168,7 @@ async def announce(
             for c in done
         ],
         now,
+        interest=config.webhooks,
     )
 
 

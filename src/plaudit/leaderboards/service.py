@@ -30,7 +30,7 @@ from plaudit.streaks import service as streaks
 from plaudit.users.rules import UserState
 from plaudit.users.service import find as find_user
 from plaudit.users.service import to_wire as user_wire
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
 
 TOP = 10  # rankings carried by leaderboard.changed / .started / .finished
 
@@ -132,7 +132,7 @@ async def after_events(
             if moved is not None:
                 shown[moved.board.key] = event_view(config, moved)
         out.append(shown)
-    await emit(conn, config.scope_id, batch.events, now)
+    await emit(conn, config.scope_id, batch.events, now, interest=config.webhooks)
     return out
 
 
@@ -150,7 +150,7 @@ async def on_awards(
                 continue
             for change in _award_changes(config, board, award.user, [award]):
                 await _apply(conn, config, award.user, change, now, batch)
-    await emit(conn, config.scope_id, batch.events, now)
+    await emit(conn, config.scope_id, batch.events, now, interest=config.webhooks)
 
 
 hooks.AWARD_HOOKS.append(on_awards)
@@ -353,8 +353,9 @@ async def _webhooks(
     """`rank_changed` for the user, and for whoever their move pushed out of (or let into)
     the ranking; `changed` when the move touched the top of the ranking. Users shifted by
     one place inside the ranking are not told each time (that would be O(maxParticipants)
-    rows per event); their next own change reports their rank."""
-    if moved.rank != moved.previous_rank:
+    rows per event); their next own change reports their rank. Types no active
+    subscription wants are not built (nor the reads they need)."""
+    if moved.rank != moved.previous_rank and wanted(config.webhooks, "leaderboard.rank_changed"):
         batch.events.append(
             _rank_changed(
                 config,
@@ -382,7 +383,7 @@ async def _webhooks(
                 )
             )
     touched = [r for r in (moved.rank, moved.previous_rank) if r is not None]
-    if touched and min(touched) <= TOP:
+    if touched and min(touched) <= TOP and wanted(config.webhooks, "leaderboard.changed"):
         batch.events.append(
             WebhookEvent(
                 "leaderboard.changed",

@@ -21,7 +21,7 @@ from plaudit.leaderboards.ranking import Slot
 from plaudit.leaderboards.rules import LeaderboardConfig, Run
 from plaudit.leaderboards.tables import leaderboard_entries, leaderboards
 from plaudit.platform.config import ScopeConfig, bump_config_version
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
 
 NAME = "leaderboards.runs"
 CHUNK = 100
@@ -37,7 +37,10 @@ async def announce(
     now: dt.datetime,
 ) -> None:
     """`leaderboard.started` / `.finished` for a run: one event per breakdown group that has
-    participants (one event with empty rankings when none has), top 10 each."""
+    participants (one event with empty rankings when none has), top 10 each; nothing
+    (not even the rankings read) when no active subscription wants the type."""
+    if not wanted(config.webhooks, f"leaderboard.{kind}"):
+        return
     groups = [
         row[0]
         for row in await conn.execute(
@@ -65,7 +68,7 @@ async def announce(
         )
         for group in sorted(groups)
     ]
-    await emit(conn, config.scope_id, events, now)
+    await emit(conn, config.scope_id, events, now, interest=config.webhooks)
 
 
 async def _next_due(ctx: SweepContext) -> dt.datetime | None:

@@ -32,7 +32,7 @@ from plaudit.streaks.rules import StreakSettings, StreakState
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
 from plaudit.users.tables import user_preferences
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
 
 # Streak history periods in the reminder's StreakResponse (the API's default).
 REMINDER_HISTORY_PERIODS = 7
@@ -156,7 +156,7 @@ async def on_completed(
             )
     if later:
         await conn.execute(insert(achievement_messages), later)
-    if now_events:
+    if now_events and wanted(config.webhooks, "emails.achievement_due"):
         prefs = await notification_preferences(
             conn, [c.user.pk for c in now_events if c.user.pk is not None]
         )
@@ -165,7 +165,7 @@ async def on_completed(
             for c in now_events
             if rules.eligible(c.user, prefs_of(prefs, c.user), rules.ACHIEVEMENT)
         ]
-        await emit(conn, config.scope_id, events, now)
+        await emit(conn, config.scope_id, events, now, interest=config.webhooks)
 
 
 COMPLETION_HOOKS.append(on_completed)

@@ -94,7 +94,7 @@ async def _run_schedule(ctx: SweepContext) -> int:
             saves.append({"b_pk": row.user_pk, "b_kind": row.kind, "b_sent": sent, "b_due": due})
         if saves:
             await conn.execute(_SAVE, saves)
-        await emit(conn, scope_id, events, now)
+        await emit(conn, scope_id, events, now, interest=config.webhooks)
         done += len(rows)
     return done
 
@@ -219,7 +219,7 @@ async def _run_achievements(ctx: SweepContext) -> int:
             events.append(
                 service.achievement_event(config, user, achievement, row.achieved_at, now)
             )
-        await emit(conn, scope_id, events, now)
+        await emit(conn, scope_id, events, now, interest=config.webhooks)
     return len(claimed)
 
 

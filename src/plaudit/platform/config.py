@@ -1,6 +1,7 @@
 """The configuration snapshot of a scope, cached per process and versioned.
 
-Every configuration write calls `bump_config_version` in its transaction. A process reuses
+Every configuration write calls `bump_config_version` in its transaction (webhook
+subscription writes too: the snapshot says which event types the outbox stores). A process reuses
 its snapshot only while it is known to be current: on PostgreSQL a notification tells every
 process the new version; without a listener the version is read on each use (a primary-key
 lookup that SQLite answers in microseconds).
@@ -32,6 +33,8 @@ from plaudit.platform.schemas import AdminSettings
 from plaudit.platform.tables import scopes
 from plaudit.points.config import PointsConfig, load_points_config
 from plaudit.streaks.settings import StreakConfig, parse_streak_config
+from plaudit.webhooks.rules import NO_INTEREST, Interest
+from plaudit.webhooks.tables import webhook_subscriptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class ScopeConfig:
     points: PointsConfig = field(default_factory=PointsConfig)
     # Scheduled, active and finished leaderboards, in creation order.
     leaderboards: tuple[LeaderboardConfig, ...] = ()
+    # The event types the active webhook subscriptions want: the outbox stores no others.
+    webhooks: Interest = NO_INTEREST
 
     @cached_property
     def leaderboards_by_key(self) -> dict[str, LeaderboardConfig]:
@@ -133,6 +138,12 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
             (user_keys if row.type == "user" else event_keys).add(row.key)
     live = await load_live_achievements(conn, scope_id, attributes_by_id)
     boards = await load_visible_leaderboards(conn, scope_id, attributes_by_id)
+    subscribed = await conn.execute(
+        select(webhook_subscriptions.c.events).where(
+            webhook_subscriptions.c.scope_id == scope_id,
+            webhook_subscriptions.c.status == "active",
+        )
+    )
     return ScopeConfig(
         scope_id=scope_id,
         environment_id=scope.environment_id,
@@ -149,6 +160,7 @@ async def load_scope_config(conn: AsyncConnection, scope_id: int) -> ScopeConfig
             settings_dict(scope.settings).get("streaks"), frozenset(m.id for m in by_key.values())
         ),
         points=await load_points_config(conn, scope_id, attributes_by_id),
+        webhooks=Interest.of(row.events for row in subscribed),
     )
 
 

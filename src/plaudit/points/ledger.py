@@ -24,7 +24,7 @@ from plaudit.points import hooks, rules, store, views
 from plaudit.points.config import Boost, Level, System, Trigger
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,20 +175,30 @@ class Ledger:
                 for pk, system_id in sorted(self.changed)
             ],
         )
-        await emit(conn, scope_id, self.webhooks(), self.now)
+        await emit(conn, scope_id, self.webhooks(), self.now, interest=self.config.webhooks)
         self.recorded = []
         self.changed = set()
         self.groups = []
 
     def webhooks(self) -> list[WebhookEvent]:
+        """The `points.changed` / `points.level_changed` events of the scope's active
+        subscriptions: payloads of types nobody wants are not built."""
+        interest = self.config.webhooks
+        changed = wanted(interest, "points.changed")
+        levels = wanted(interest, "points.level_changed")
+        if not changed and not levels:
+            return []
         out: list[WebhookEvent] = []
         for user, entries in self.groups:
             who: dict[str, Any] | None = None
             for entry in entries.values():
+                change = entry.level_change() if levels else None
+                if not changed and change is None:
+                    continue
                 who = who or user_wire(user).model_dump(mode="json", by_alias=True)
-                body = entry.wire(self.config, self.now)
-                out.append(WebhookEvent("points.changed", {"user": who, "points": body}))
-                change = entry.level_change()
+                if changed:
+                    body = entry.wire(self.config, self.now)
+                    out.append(WebhookEvent("points.changed", {"user": who, "points": body}))
                 if change is not None:
                     payload = {
                         "user": who,

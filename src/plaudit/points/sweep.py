@@ -146,6 +146,7 @@ async def _run_announcements(ctx: SweepContext) -> int:
                 )
             ],
             now,
+            interest=config.webhooks,
         )
         tz = config.user_zone(row.user_tz) if row.user_pk is not None else None
         at, following = rules.next_announcement(boost_from_row(row, {}), tz, kind)

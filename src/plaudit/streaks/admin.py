@@ -224,9 +224,11 @@ async def _save(
             next_due = rules.next_due(s.state, s.settings, now)
             changes.append(store.Change(s.user.pk, s.state, s.stored.longest, next_due))
         if s.settings.enabled and s.effects:
-            events += service.webhook_events(s.user, s.state, s.settings, s.effects, now)
+            events += service.webhook_events(
+                s.user, s.state, s.settings, s.effects, now, config.webhooks
+            )
     await store.save_many(conn, config.scope_id, changes, now)
-    await emit(conn, config.scope_id, events, now)
+    await emit(conn, config.scope_id, events, now, interest=config.webhooks)
     await service.lengths_changed(conn, config, lengths, now)
 
 

@@ -30,7 +30,8 @@ from plaudit.streaks.rules import StreakSettings, StreakState
 from plaudit.streaks.store import Stored
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
-from plaudit.webhooks.outbox import WebhookEvent, emit
+from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
+from plaudit.webhooks.rules import Interest
 
 MICRO = 1_000_000
 
@@ -208,9 +209,9 @@ async def _finish(
             next_due = rules.next_due(w.state, w.settings, now)
             changes.append(store.Change(w.user.pk, w.state, w.stored.longest, next_due))
         if w.settings.enabled and w.effects:
-            events += webhook_events(w.user, w.state, w.settings, w.effects, now)
+            events += webhook_events(w.user, w.state, w.settings, w.effects, now, config.webhooks)
     await store.save_many(conn, config.scope_id, changes, now)
-    await emit(conn, config.scope_id, events, now)
+    await emit(conn, config.scope_id, events, now, interest=config.webhooks)
 
 
 def base_streak(view: rules.StreakView) -> dict[str, Any]:
@@ -233,30 +234,45 @@ def base_streak(view: rules.StreakView) -> dict[str, Any]:
     return body
 
 
+def _effect_type(effect: rules.Effect) -> str:
+    if isinstance(effect, rules.StreakStarted):
+        return "streak.started"
+    if isinstance(effect, rules.StreakExtended):
+        return "streak.extended"
+    if isinstance(effect, rules.StreakLost):
+        return "streak.lost"
+    if isinstance(effect, rules.FreezeConsumed):
+        return "streak.freeze_consumed"
+    return "streak.freeze_earned"
+
+
 def webhook_events(
     user: UserState,
     state: StreakState,
     settings: StreakSettings,
     effects: Sequence[rules.Effect],
     now: dt.datetime,
+    interest: Interest | None,
 ) -> list[WebhookEvent]:
-    who = user_wire(user).model_dump(mode="json", by_alias=True)
+    """The events of `effects` whose types `interest` wants (the others are not built)."""
+    who: dict[str, Any] | None = None
     out: list[WebhookEvent] = []
     for effect in effects:
+        kind = _effect_type(effect)
+        if not wanted(interest, kind):
+            continue
+        who = who or user_wire(user).model_dump(mode="json", by_alias=True)
         if isinstance(effect, rules.StreakStarted | rules.StreakExtended):
-            kind = (
-                "streak.started" if isinstance(effect, rules.StreakStarted) else "streak.extended"
-            )
             streak = base_streak(rules.view(state, settings, now))
             out.append(WebhookEvent(kind, {"user": who, "streak": streak}))
         elif isinstance(effect, rules.StreakLost):
-            out.append(WebhookEvent("streak.lost", {"user": who, "length": effect.length}))
+            out.append(WebhookEvent(kind, {"user": who, "length": effect.length}))
         elif isinstance(effect, rules.FreezeConsumed):
             payload = {"user": who, "consumed": 1, "freezes": effect.freezes}
-            out.append(WebhookEvent("streak.freeze_consumed", payload))
+            out.append(WebhookEvent(kind, payload))
         else:
             payload = {"user": who, "earned": effect.earned, "freezes": effect.freezes}
-            out.append(WebhookEvent("streak.freeze_earned", payload))
+            out.append(WebhookEvent(kind, payload))
     return out
 
 

@@ -67,7 +67,9 @@ async def _run(ctx: SweepContext) -> int:
             if step.state.length != stored.state.length:
                 lengths.append((user, step.state.length))
             if settings.enabled and step.effects:
-                events += webhook_events(user, step.state, settings, step.effects, now)
+                events += webhook_events(
+                    user, step.state, settings, step.effects, now, config.webhooks
+                )
         if off:
             # Streaks are off: nothing is due until an event or a read brings them back.
             await conn.execute(
@@ -76,7 +78,7 @@ async def _run(ctx: SweepContext) -> int:
                 .values(next_due=None, updated=now)
             )
         await store.save_many(conn, scope_id, changes, now)
-        await emit(conn, scope_id, events, now)
+        await emit(conn, scope_id, events, now, interest=config.webhooks)
         await lengths_changed(conn, config, lengths, now)
         done += len(people)
     return done

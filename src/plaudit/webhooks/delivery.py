@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.settings import Settings
 from plaudit.jobs.sweeps import CHUNK, Progress, in_chunk
+from plaudit.platform.config import ConfigCache, bump_config_version
 from plaudit.webhooks import rules
 from plaudit.webhooks.tables import (
     webhook_attempts,
@@ -415,6 +416,7 @@ async def record_many(
             await conn.execute(_record_update, rows)
         await _track_health(
             conn,
+            runtime.config,
             [
                 (done, step[2])
                 for done, step, ours in zip(finished, steps, mine, strict=True)
@@ -444,10 +446,13 @@ async def release(runtime: Runtime, claims: Sequence[Claimed]) -> None:
 
 
 async def _track_health(
-    conn: AsyncConnection, results: Sequence[tuple[Finished, str | None]]
+    conn: AsyncConnection, cache: ConfigCache, results: Sequence[tuple[Finished, str | None]]
 ) -> None:
     """Per subscription, in the order the attempts ended: a success clears
-    `failing_since`, a failure sets it if unset; a webhook failing for 24 h is disabled."""
+    `failing_since`, a failure sets it if unset; a webhook failing for 24 h is disabled.
+
+    Disabling bumps the scope's config version, so that the outbox stops storing events
+    only that subscription wanted (an optimisation: such rows would be harmless)."""
     subs = webhook_subscriptions
     outcomes: dict[uuid.UUID, list[tuple[Finished, str | None]]] = {}
     for done, error in results:
@@ -463,10 +468,11 @@ async def _track_health(
     if not failing:
         return
     rows = await conn.execute(
-        select(subs.c.id, subs.c.status, subs.c.failing_since, subs.c.url).where(
+        select(subs.c.id, subs.c.scope_id, subs.c.status, subs.c.failing_since, subs.c.url).where(
             subs.c.id.in_(failing)
         )
     )
+    disabled: set[int] = set()
     for row in rows.all():
         failing_since = row.failing_since
         for done, error in outcomes[row.id]:
@@ -482,8 +488,11 @@ async def _track_health(
             reason = rules.disabled_reason(now, error or "")
             values.update(status="disabled", disabled_reason=reason, updated=now)
             log.warning("webhook_disabled", subscription_id=str(row.id), url=row.url, reason=reason)
+            disabled.add(row.scope_id)
         if values["failing_since"] != row.failing_since or "status" in values:
             await conn.execute(update(subs).where(subs.c.id == row.id).values(**values))
+    for scope_id in sorted(disabled):
+        await bump_config_version(conn, scope_id, cache)
 
 
 # --- what is due, and housekeeping ---------------------------------------------------------

@@ -1,4 +1,11 @@
-"""Writing webhook events into the outbox, inside the caller's transaction."""
+"""Writing webhook events into the outbox, inside the caller's transaction.
+
+Only events some active subscription wants are stored: the caller passes the scope's
+`Interest` (`ScopeConfig.webhooks`), and callers that build costly payloads ask
+`wanted` first so as not to build events that would be dropped here. A subscription
+therefore receives the events emitted after the server has seen it (see
+docs/webhooks.md, "Which events are stored").
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.ids import new_id
+from plaudit.webhooks.rules import Interest
 from plaudit.webhooks.tables import webhook_events
 
 
@@ -20,11 +28,21 @@ class WebhookEvent:
     payload: dict[str, Any]  # JSON-ready, without `type` (added here)
 
 
+def wanted(interest: Interest | None, event_type: str) -> bool:
+    """Whether an event of `event_type` is stored; None = interest unknown: store it."""
+    return interest is None or interest.wants(event_type)
+
+
 async def emit(
-    conn: AsyncConnection, scope_id: int, events: Sequence[WebhookEvent], now: dt.datetime
+    conn: AsyncConnection,
+    scope_id: int,
+    events: Sequence[WebhookEvent],
+    now: dt.datetime,
+    *,
+    interest: Interest | None,
 ) -> None:
-    if not events:
-        return
+    """Write the `events` some active subscription wants (all of them when `interest` is
+    None: extra rows are harmless, the fan-out matches nobody and they are purged)."""
     rows = [
         {
             "id": new_id(),
@@ -35,5 +53,7 @@ async def emit(
             "dispatched": None,
         }
         for event in events
+        if wanted(interest, event.type)
     ]
-    await conn.execute(insert(webhook_events), rows)
+    if rows:
+        await conn.execute(insert(webhook_events), rows)

@@ -16,6 +16,7 @@ from plaudit.core.http import json_response, read_json
 from plaudit.core.openapi import array_body
 from plaudit.core.schemas import AdminIssue, error_responses
 from plaudit.deps import AdminCaller, Conn, Ids, Limit, Now, ReadOnly, RuntimeDep, Skip
+from plaudit.platform.config import bump_config_version
 from plaudit.platform.schemas import DeleteResponse
 from plaudit.runtime import Runtime
 from plaudit.webhooks import admin
@@ -74,6 +75,8 @@ async def create_webhooks(
         now,
         allow_private=runtime.settings.webhook_allow_private,
     )
+    if created:  # the scope's webhook interest (ScopeConfig.webhooks) may have changed
+        await bump_config_version(conn, caller.scope_id, runtime.config)
     body = CreateWebhooksResponse(created=created, issues=by_position(issues))
     return json_response(body, 201 if created else 200)
 
@@ -99,6 +102,8 @@ async def update_webhooks(
         now,
         allow_private=runtime.settings.webhook_allow_private,
     )
+    if updated:  # events or status may have changed the scope's webhook interest
+        await bump_config_version(conn, caller.scope_id, runtime.config)
     return json_response(UpdateWebhooksResponse(updated=updated, issues=issues))
 
 
@@ -108,8 +113,12 @@ async def update_webhooks(
     response_model=DeleteResponse,
     responses=error_responses(401, 422),
 )
-async def delete_webhooks(caller: AdminCaller, conn: Conn, now: Now, ids: Ids = None) -> Response:
+async def delete_webhooks(
+    caller: AdminCaller, conn: Conn, now: Now, runtime: RuntimeDep, ids: Ids = None
+) -> Response:
     deleted, issues = await admin.archive(conn, caller.scope_id, parse_id_list(ids), now)
+    if deleted:  # archived subscriptions want nothing any more
+        await bump_config_version(conn, caller.scope_id, runtime.config)
     return json_response(DeleteResponse(deleted=deleted, issues=issues))
 
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -149,6 +149,35 @@ def destination_key(url: str) -> str:
 def matches(events: Sequence[str], event_type: str) -> bool:
     """Whether a subscription to `events` (empty = all) receives `event_type`."""
     return not events or event_type in events
+
+
+@dataclass(frozen=True, slots=True)
+class Interest:
+    """The event types the active subscriptions of a scope want, as `ScopeConfig.webhooks`.
+
+    The outbox stores an event only when some active subscription wants its type: events
+    nobody subscribes to are not stored at all (and their payloads need not be built).
+    """
+
+    all: bool = False  # some active subscription has empty `events`: every type
+    types: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, subscriptions: Iterable[Sequence[str] | None]) -> Interest:
+        """The interest of active subscriptions with these `events` lists (empty = all)."""
+        types: set[str] = set()
+        for events in subscriptions:
+            if not events:
+                return cls(all=True)
+            types.update(events)
+        return cls(types=frozenset(types))
+
+    def wants(self, event_type: str) -> bool:
+        return self.all or event_type in self.types
+
+
+NO_INTEREST = Interest()
+ALL_TYPES = Interest(all=True)
 
 
 # --- attempts, retries, disabling --------------------------------------------------------
