@@ -18,7 +18,6 @@ Multi-row executions (batches) keep SQLAlchemy's "insertmanyvalues", already one
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ class _Compiled:
     processors: dict[str, Processor]
     defaults: dict[str, Any]  # values of bound literals the caller does not pass
     columns: tuple[tuple[str, Processor | None], ...]  # result keys and their processors
-    unnest_sql: str | None = None  # PostgreSQL: many rows as one statement (see `_unnest`)
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         values = {**self.defaults, **params} if self.defaults else params
@@ -57,33 +55,11 @@ class _Compiled:
         }
 
 
-# `VALUES ($1::BIGINT, $2::UUID, ...)` of a compiled PostgreSQL INSERT.
-_VALUES = re.compile(r"VALUES \((\$\d+::[A-Z ]+(?:, \$\d+::[A-Z ]+)*)\)")
-
-
-def _unnest(sql: str) -> str | None:
-    """The INSERT `sql` with one array per column, `INSERT ... SELECT * FROM unnest($1::
-    BIGINT[], ...)`: PostgreSQL inserts many rows in one statement, where an executemany
-    binds and executes each row (and asyncpg encodes each), about three times the CPU.
-    None when the statement is not a plain INSERT of parameters (a parameter in its
-    ON CONFLICT clause, say)."""
-    found = _VALUES.search(sql)
-    if found is None or "$" in sql[found.end() :]:
-        return None
-    arrays = ", ".join(f"{value}[]" for value in found.group(1).split(", "))
-    return f"{sql[: found.start()]}SELECT * FROM unnest({arrays}){sql[found.end() :]}"
-
-
 class FastStatement:
-    """A statement built by `build(dialect_name)`, cached per dialect and column set.
+    """A statement built by `build(dialect_name)`, cached per dialect and column set."""
 
-    `unnest=True` (an INSERT, with or without ON CONFLICT): `execute_many` sends its rows
-    as one statement on PostgreSQL. Only for rows that never conflict with each other in
-    one call (one ON CONFLICT cannot update a row twice)."""
-
-    def __init__(self, build: Callable[[str], Executable], *, unnest: bool = False) -> None:
+    def __init__(self, build: Callable[[str], Executable]) -> None:
         self._build = build
-        self._unnest = unnest
         self._statements: dict[str, Executable] = {}
         self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
@@ -118,12 +94,7 @@ class FastStatement:
             (column.keyname, column.type._cached_result_processor(dialect, None))
             for column in compiled._result_columns
         )
-        unnest_sql = (
-            _unnest(compiled.string) if self._unnest and dialect.name == "postgresql" else None
-        )
-        if self._unnest and dialect.name == "postgresql" and unnest_sql is None:
-            raise ValueError(f"not an INSERT of parameters: {compiled.string}")
-        return _Compiled(compiled.string, names, processors, defaults, columns, unnest_sql)  # type: ignore[arg-type]
+        return _Compiled(compiled.string, names, processors, defaults, columns)  # type: ignore[arg-type]
 
 
 async def _asyncpg_connection(conn: AsyncConnection) -> Any:
@@ -197,12 +168,7 @@ async def execute_many(
         args = [compiled.args(row) for row in rows]
         driver = await _asyncpg_connection(conn)
         try:
-            if compiled.unnest_sql is not None and len(rows) > 1:
-                await driver.execute(
-                    compiled.unnest_sql, *(list(c) for c in zip(*args, strict=True))
-                )
-            else:
-                await driver.executemany(compiled.sql, args)
+            await driver.executemany(compiled.sql, args)
         except asyncpg.PostgresError as exc:
             raise DBAPIError(compiled.sql, args, exc) from exc
         return

@@ -50,10 +50,9 @@ def _upsert_balances(dialect: str) -> Any:
     )
 
 
-# One call's rows never share a key (a mark or balance per (user, key), fresh award ids).
-_SAVE_MARKS = FastStatement(_upsert_marks, unnest=True)
-_SAVE_BALANCES = FastStatement(_upsert_balances, unnest=True)
-_INSERT_AWARDS = FastStatement(lambda _d: points_awards.insert(), unnest=True)
+_SAVE_MARKS = FastStatement(_upsert_marks)
+_SAVE_BALANCES = FastStatement(_upsert_balances)
+_INSERT_AWARDS = FastStatement(lambda _d: points_awards.insert())
 
 
 async def balances(conn: AsyncConnection, pks: Iterable[int]) -> dict[tuple[int, uuid.UUID], int]:
