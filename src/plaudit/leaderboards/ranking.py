@@ -139,20 +139,41 @@ async def rank_of(
     return count + 1 if count < limit else None
 
 
+# Compiled once: a page is the most frequent read of a board (top N, around me, threshold).
+_PAGE = FastStatement(
+    lambda _dialect: (
+        select(entries.c.user_pk, entries.c.neg_value, users.c.id, users.c.name)
+        .join(users, users.c.pk == entries.c.user_pk)
+        .where(
+            entries.c.leaderboard_id == bindparam("board_id"),
+            entries.c.run_start == bindparam("run_start"),
+            entries.c.group_key == bindparam("group_key"),
+            entries.c.neg_value < 0,
+        )
+        .order_by(entries.c.neg_value, entries.c.reached_at, entries.c.user_key)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+)
+
+
 async def page(conn: AsyncConnection, slot: Slot, offset: int, limit: int) -> list[Ranked]:
     """Entries at positions offset+1 … offset+limit with a positive value."""
     if limit <= 0:
         return []
-    rows = await conn.execute(
-        select(entries.c.user_pk, entries.c.neg_value, users.c.id, users.c.name)
-        .join(users, users.c.pk == entries.c.user_pk)
-        .where(*_in(slot), entries.c.neg_value < 0)
-        .order_by(entries.c.neg_value, entries.c.reached_at, entries.c.user_key)
-        .offset(offset)
-        .limit(limit)
+    rows = await fastsql.fetch(
+        conn,
+        _PAGE,
+        {
+            "board_id": slot.board_id,
+            "run_start": slot.run_start,
+            "group_key": slot.group,
+            "offset": offset,
+            "limit": limit,
+        },
     )
     return [
-        Ranked(row.user_pk, row.id, row.name, offset + position + 1, -row.neg_value)
+        Ranked(row["user_pk"], row["id"], row["name"], offset + position + 1, -row["neg_value"])
         for position, row in enumerate(rows)
     ]
 
