@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from plaudit.core import fastsql
 from plaudit.core.fastsql import FastStatement
 from plaudit.leaderboards.tables import leaderboard_entries as entries
+from plaudit.users.service import id_among
 from plaudit.users.tables import users
 
 
@@ -200,9 +201,12 @@ async def count_upto(conn: AsyncConnection, slot: Slot, limit: int) -> int:
 async def names(conn: AsyncConnection, scope_id: int, user_ids: list[str]) -> dict[str, str | None]:
     if not user_ids:
         return {}
-    rows = await conn.execute(
-        select(users.c.id, users.c.name).where(
-            users.c.scope_id == scope_id, users.c.id.in_(user_ids)
-        )
+    rows = await fastsql.fetch(conn, _NAMES, {"scope_id": scope_id, "ids": user_ids})
+    return {row["id"]: row["name"] for row in rows}
+
+
+_NAMES = FastStatement(
+    lambda dialect: select(users.c.id, users.c.name).where(
+        users.c.scope_id == bindparam("scope_id"), id_among(dialect)
     )
-    return {row.id: row.name for row in rows}
+)

@@ -14,7 +14,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import JSON, Select, String, any_, bindparam, func, literal_column, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -114,19 +125,21 @@ async def get(conn: AsyncConnection, scope_id: int, user_id: str) -> UserState:
     return state
 
 
-def _build_lock(dialect: str) -> Select[Any]:
-    ids = (
-        users.c.id == any_(bindparam("ids", type_=ARRAY(String)))
-        if dialect == "postgresql"
-        # One JSON parameter rather than an expanding IN: the statement compiles once.
-        else users.c.id.in_(
-            select(literal_column("value")).select_from(
-                func.json_each(bindparam("ids", type_=JSON))
-            )
-        )
+def id_among(dialect: str) -> ColumnElement[bool]:
+    """`users.id` is one of the list bound as `ids`, for a `FastStatement`: one array (or,
+    on SQLite, one JSON) parameter rather than an expanding IN, so it compiles once."""
+    if dialect == "postgresql":
+        return users.c.id == any_(bindparam("ids", type_=ARRAY(String)))
+    return users.c.id.in_(
+        select(literal_column("value")).select_from(func.json_each(bindparam("ids", type_=JSON)))
     )
+
+
+def _build_lock(dialect: str) -> Select[Any]:
     query = (
-        select(*_COLUMNS).where(users.c.scope_id == bindparam("scope_id"), ids).order_by(users.c.id)
+        select(*_COLUMNS)
+        .where(users.c.scope_id == bindparam("scope_id"), id_among(dialect))
+        .order_by(users.c.id)
     )
     return query.with_for_update(of=users) if dialect == "postgresql" else query
 
