@@ -253,20 +253,37 @@ async def position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | N
     return None if found is None else int(found) + 1
 
 
-async def fresh_position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | None:
-    """The user's 1-based position when the slot is ready and fresh, else None (then
-    `ensure` decides). One round trip for both questions: this is every rank read."""
+async def _when_fresh(slot: Slot, ask: Callable[[Any, str], Any]) -> tuple[bool, Any]:
+    """(served, answer): `ask(pipeline, key)` queued behind the slot's ready and fresh
+    flags, all in one round trip; `served` is False when the slot is not ready and fresh
+    (then `ensure` decides, and the answer means nothing)."""
     redis = client()
     if redis is None:
-        return None
+        return False, None
     key = _key(slot)
     async with redis.pipeline(transaction=False) as pipe:
         pipe.mget(key + ":ready", key + ":fresh")
-        pipe.zrank(key, member(reached_at, user_id))
-        (is_ready, is_fresh), found = await pipe.execute()
-    if not (is_ready and is_fresh) or found is None:
-        return None
-    return int(found) + 1
+        ask(pipe, key)
+        (is_ready, is_fresh), answer = await pipe.execute()
+    return bool(is_ready and is_fresh), answer
+
+
+async def fresh_position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | None:
+    """The user's 1-based position when the slot is ready and fresh, else None (then
+    `ensure` decides). One round trip for both questions: this is every rank read."""
+    served, found = await _when_fresh(
+        slot, lambda pipe, key: pipe.zrank(key, member(reached_at, user_id))
+    )
+    return int(found) + 1 if served and found is not None else None
+
+
+async def fresh_entries(slot: Slot, offset: int, count: int) -> list[Entry] | None:
+    """`entries` in one round trip when the slot is ready and fresh, else None."""
+    served, rows = await _when_fresh(
+        slot,
+        lambda pipe, key: pipe.zrange(key, offset, offset + count - 1, withscores=True),
+    )
+    return [_entry(m, s, offset + i + 1) for i, (m, s) in enumerate(rows)] if served else None
 
 
 async def entries(slot: Slot, offset: int, count: int) -> list[Entry]:

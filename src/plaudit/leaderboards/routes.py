@@ -177,14 +177,17 @@ async def _page(
     conn: Any, runtime: Runtime, scope_id: int, slot: Slot, start: int, count: int
 ) -> list[ranking.Ranked]:
     # The SQL index reads a page from its start: cheap near the top, O(start) further down.
-    if count > 0 and start >= DEEP_PAGE and await _served_by_redis(conn, runtime, slot):
+    if count > 0 and start >= DEEP_PAGE:
         with contextlib.suppress(RedisError):  # the database answers instead
-            found = await redis_ranks.entries(slot, start, count)
-            named = await ranking.names(conn, scope_id, [e.user_id for e in found])
-            return [
-                ranking.Ranked(0, e.user_id, named.get(e.user_id), e.position, e.value)
-                for e in found
-            ]
+            found = await redis_ranks.fresh_entries(slot, start, count)
+            if found is None and await _served_by_redis(conn, runtime, slot):
+                found = await redis_ranks.entries(slot, start, count)
+            if found is not None:
+                named = await ranking.names(conn, scope_id, [e.user_id for e in found])
+                return [
+                    ranking.Ranked(0, e.user_id, named.get(e.user_id), e.position, e.value)
+                    for e in found
+                ]
     return await ranking.page(conn, slot, start, count)
 
 

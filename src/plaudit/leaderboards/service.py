@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from plaudit.core import fastsql
 from plaudit.core.db import insert_for, on_commit
+from plaudit.core.fastsql import FastStatement
 from plaudit.core.periods import local_date
 from plaudit.leaderboards import ranking, redis_ranks, rules, views
 from plaudit.leaderboards.ranking import Slot
@@ -195,21 +197,9 @@ async def _apply(
         return None
     assert user.pk is not None
     limit = board.max_participants
-    key = (
-        leaderboard_entries.c.leaderboard_id == board.id,
-        leaderboard_entries.c.run_start == change.run.start,
-        leaderboard_entries.c.user_pk == user.pk,
-    )
-    old = (
-        await conn.execute(
-            select(
-                leaderboard_entries.c.neg_value,
-                leaderboard_entries.c.reached_at,
-                leaderboard_entries.c.group_key,
-                leaderboard_entries.c.version,
-            ).where(*key)
-        )
-    ).first()
+    key = {"key_board": board.id, "key_run": change.run.start, "key_user": user.pk}
+    rows = await fastsql.fetch(conn, _ENTRY, key)
+    old = _Stored(**rows[0]) if rows else None
     if old is not None:
         group = old.group_key  # a user stays in the group they entered the run with
     slot = Slot(board.id, change.run.start, group)
@@ -227,14 +217,14 @@ async def _apply(
     if move is not None:
         previous_rank, rank = move.previous_position, move.position
         at_limit, after_limit = move.at_limit, move.after_limit
-        await _write(conn, key, board, change.run, user, group, new_value, reached, version, old)
+        await _write(conn, key, user, group, new_value, reached, version, old)
     else:
         previous_rank = (
             None
             if old is None
             else await ranking.rank_of(conn, slot, old_value, old.reached_at, user.id, limit)
         )
-        await _write(conn, key, board, change.run, user, group, new_value, reached, version, old)
+        await _write(conn, key, user, group, new_value, reached, version, old)
         rank = await ranking.rank_of(conn, slot, new_value, reached, user.id, limit)
         at_limit = _entry(await ranking.at_position(conn, slot, limit))
         after_limit = (
@@ -278,38 +268,71 @@ def _entry(found: ranking.Ranked | None) -> redis_ranks.Entry | None:
     return None if found is None else redis_ranks.Entry(found.user_id, found.value, found.rank)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A user's entry in a run as the database has it before the event."""
+
+    neg_value: int
+    reached_at: dt.datetime
+    group_key: str
+    version: int
+
+
+_ENTRY_KEY = and_(
+    leaderboard_entries.c.leaderboard_id == bindparam("key_board"),
+    leaderboard_entries.c.run_start == bindparam("key_run"),
+    leaderboard_entries.c.user_pk == bindparam("key_user"),
+)
+# Every score-changing event runs these: compiled once, sent straight to the driver.
+_ENTRY = FastStatement(
+    lambda _dialect: select(
+        leaderboard_entries.c.neg_value,
+        leaderboard_entries.c.reached_at,
+        leaderboard_entries.c.group_key,
+        leaderboard_entries.c.version,
+    ).where(_ENTRY_KEY)
+)
+_INSERT_ENTRY = FastStatement(lambda dialect: insert_for(dialect, leaderboard_entries))
+_UPDATE_ENTRY = FastStatement(lambda _dialect: leaderboard_entries.update().where(_ENTRY_KEY))
+
+
+def _upsert_day(dialect: str) -> Any:
+    statement = insert_for(dialect, leaderboard_days)
+    return statement.on_conflict_do_update(
+        index_elements=["leaderboard_id", "run_start", "user_pk", "day"],
+        set_={"rank": statement.excluded.rank, "value": statement.excluded.value},
+    )
+
+
+_SAVE_DAY = FastStatement(_upsert_day)
+
+
 async def _write(
     conn: AsyncConnection,
-    key: tuple[Any, ...],
-    board: LeaderboardConfig,
-    run: Run,
+    key: dict[str, Any],
     user: UserState,
     group: str,
     value: int,
     reached: dt.datetime,
     version: int,
-    old: Any,
+    old: _Stored | None,
 ) -> None:
-    assert user.pk is not None
+    values = {"neg_value": -value, "reached_at": reached, "version": version}
     if old is None:
-        await conn.execute(
-            insert_for(conn.dialect.name, leaderboard_entries).values(
-                leaderboard_id=board.id,
-                run_start=run.start,
-                user_pk=user.pk,
-                group_key=group,
-                user_key=user.id.encode(),
-                neg_value=-value,
-                reached_at=reached,
-                version=version,
-            )
+        await fastsql.fetch(
+            conn,
+            _INSERT_ENTRY,
+            {
+                **values,
+                "leaderboard_id": key["key_board"],
+                "run_start": key["key_run"],
+                "user_pk": key["key_user"],
+                "group_key": group,
+                "user_key": user.id.encode(),
+            },
         )
     else:
-        await conn.execute(
-            leaderboard_entries.update()
-            .where(*key)
-            .values(neg_value=-value, reached_at=reached, version=version)
-        )
+        await fastsql.fetch(conn, _UPDATE_ENTRY, {**key, **values})
 
 
 async def _snapshot(
@@ -325,19 +348,17 @@ async def _snapshot(
     """The user's state at the end of their local day so far (history, §9.3)."""
     assert user.pk is not None
     day = local_date(at, config.user_zone(user.tz))
-    statement = insert_for(conn.dialect.name, leaderboard_days).values(
-        leaderboard_id=board.id,
-        run_start=run.start,
-        user_pk=user.pk,
-        day=day,
-        rank=rank,
-        value=value,
-    )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["leaderboard_id", "run_start", "user_pk", "day"],
-            set_={"rank": rank, "value": value},
-        )
+    await fastsql.fetch(
+        conn,
+        _SAVE_DAY,
+        {
+            "leaderboard_id": board.id,
+            "run_start": run.start,
+            "user_pk": user.pk,
+            "day": day,
+            "rank": rank,
+            "value": value,
+        },
     )
 
 
