@@ -32,11 +32,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 
 from bench.load import EventBodies, Ledger, latency_summary, make_session, open_loop
 from bench.server import (
@@ -99,12 +103,55 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pg-url", default=os.environ.get("PLAUDIT_BENCH_PG_URL", DEFAULT_PG_URL))
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
+        "--subscribe",
+        action="store_true",
+        help="subscribe a local receiver to streak.lost and streak.freeze_consumed, so the "
+        "sweep writes (and the worker delivers) a webhook per lost streak and used freeze",
+    )
+    p.add_argument(
         "--worker-nice",
         type=int,
         default=10,
         help="PLAUDIT_WORKER_NICE of the worker process (default: %(default)s, the server's)",
     )
     return p.parse_args(argv)
+
+
+@dataclass(slots=True)
+class Receiver:
+    """A local webhook receiver for `--subscribe`: 200 at once, distinct webhook-ids by type."""
+
+    url: str = ""
+    seen: dict[str, set[str]] = field(default_factory=dict)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        payload = json.loads(await request.read())
+        self.seen.setdefault(str(payload.get("type")), set()).add(
+            request.headers.get("webhook-id", "")
+        )
+        return web.Response(status=200)
+
+    def counts(self) -> dict[str, int]:
+        return {kind: len(ids) for kind, ids in sorted(self.seen.items())}
+
+
+@asynccontextmanager
+async def receiving(enabled: bool) -> AsyncIterator[Receiver | None]:
+    if not enabled:
+        yield None
+        return
+    receiver = Receiver()
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0, backlog=1024).start()
+    host, port = runner.addresses[0][:2]
+    receiver.url = f"http://{host}:{port}/hook"
+    try:
+        yield receiver
+    finally:
+        await runner.cleanup()
 
 
 async def spawn(args: list[str], env: dict[str, str], workdir: Path, log: str) -> Any:
@@ -161,9 +208,20 @@ _DUE = "SELECT count(*) FROM user_streaks WHERE next_due <= $1"
 
 
 async def scenario(
-    args: argparse.Namespace, base: str, key: str, dsn: str, env: dict[str, str], workdir: Path
+    args: argparse.Namespace,
+    base: str,
+    key: str,
+    dsn: str,
+    env: dict[str, str],
+    workdir: Path,
+    receiver: Receiver | None,
 ) -> tuple[dict[str, Any], Any]:
     seeded = await seed(args, base, key, dsn)
+    if receiver is not None:
+        async with make_session(key, 1) as admin:
+            await call(admin, "POST", f"{base}/admin/v1/webhooks", [{
+                "url": receiver.url, "events": ["streak.lost", "streak.freeze_consumed"],
+            }], 201)  # fmt: skip
     due = seeded["due"]
     print(f"  .. {due} of {args.users} users due; load {args.rate:g} events/s", flush=True)
     events = EventBodies.build([f"load-{i}" for i in range(10_000)])
@@ -206,7 +264,11 @@ async def scenario(
     sweep_s = (sweep_end - sweep_start) / 1e9
     half = due // 2
     expected = {0: due - half, 5: args.users - due + half}
-    wanted_hooks: dict[str, int] = {}  # nobody subscribes: the outbox stores nothing
+    # Without a subscriber the outbox stores nothing; with one, a row per lost streak and
+    # per used freeze.
+    wanted_hooks = (
+        {"streak.freeze_consumed": half, "streak.lost": due - half} if receiver is not None else {}
+    )
     result = {
         "users": args.users,
         **seeded,
@@ -224,6 +286,7 @@ async def scenario(
             "lengths": {str(k): v for k, v in outcome.items()},
             "expected_lengths": {str(k): v for k, v in expected.items()},
             "webhooks": webhooks,
+            "delivered_by_the_end": receiver.counts() if receiver is not None else None,
         },
     }
     return result, worker
@@ -252,6 +315,8 @@ def report(r: dict[str, Any]) -> None:
     verdict = "OK" if c["ok"] else "PROBLEM"
     print(f"  check      {verdict}: lengths {c['lengths']} (expected {c['expected_lengths']}),")
     print(f"             still due {c['still_due']}, webhooks {c['webhooks']}")
+    if c["delivered_by_the_end"] is not None:
+        print(f"  delivered  by the end of the run: {c['delivered_by_the_end']}")
     if r["load_failures"]:
         print(f"  load failures: {r['load_failures']}")
 
@@ -273,7 +338,10 @@ async def main_async(args: argparse.Namespace) -> int:
         base = f"http://127.0.0.1:{port}"
         await wait_ready(base, server, workdir / "server.log")
         print(f"server {base} (--no-worker) on {version}; the sweep runs in `plaudit worker`")
-        result, worker = await scenario(args, base, key, _asyncpg_dsn(database_url), env, workdir)
+        async with receiving(args.subscribe) as receiver:
+            result, worker = await scenario(
+                args, base, key, _asyncpg_dsn(database_url), env, workdir, receiver
+            )
         report(result)
         out = Path(__file__).parent / "results"
         out.mkdir(exist_ok=True)
