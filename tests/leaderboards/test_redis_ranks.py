@@ -3,6 +3,7 @@ event answers served from sorted sets, and a cache rebuilt from the database aft
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -75,6 +76,45 @@ async def test_a_lost_cache_is_rebuilt_from_the_database(clock_stack: Stack) -> 
     assert (answer["rank"], answer["previousRank"], answer["threshold"]) == (1, None, 5)
     mine = (await env.app.get("/users/b/leaderboards/board")).json()
     assert mine["rank"] == 2
+
+
+async def test_an_idle_slot_expires_and_is_rebuilt_by_its_next_reader(clock_stack: Stack) -> None:
+    env = await make_environment(clock_stack.runtime, clock_stack.http)
+    await move_clock(env, "2051-01-01T00:00:00Z")
+    metric = await env.metric("pages")
+    created = await board(env, metricId=metric["id"], maxParticipants=5)
+    await patch(env, id=created["id"], status="active")
+    client = redis_ranks.client()
+    assert client is not None
+    idle, margin = redis_ranks.IDLE_SECONDS, redis_ranks.READY_MARGIN_SECONDS
+    redis_ranks.IDLE_SECONDS, redis_ranks.READY_MARGIN_SECONDS = 1, 1
+    try:
+        for user, value in (("a", 3), ("b", 5)):
+            await env.event("pages", user, value)
+        await env.app.get("/leaderboards/board")  # builds the slot
+        keys = [key async for key in client.scan_iter(f"plaudit:lb:{created['id']}:*")]
+        ttls = {key.decode().rsplit(":", 1)[-1]: await client.ttl(key) for key in keys}
+        # The set and its hash outlive `:ready`; `:fresh` keeps its own hour.
+        assert all(ttl > 0 for ttl in ttls.values()), ttls
+        ready = await client.pttl(f"plaudit:lb:{created['id']}:{_run_and_group(keys)}:ready")
+        zset = await client.pttl(f"plaudit:lb:{created['id']}:{_run_and_group(keys)}")
+        assert 0 < ready <= 1000 < zset <= 2000
+        await asyncio.sleep(2.2)
+        assert not [key async for key in client.scan_iter(f"plaudit:lb:{created['id']}:*")
+                    if not key.endswith(b":fresh")]  # fmt: skip
+    finally:
+        redis_ranks.IDLE_SECONDS, redis_ranks.READY_MARGIN_SECONDS = idle, margin
+    # The next reader rebuilds it from the database, and it answers as before.
+    page = (await env.app.get("/leaderboards/board")).json()["rankings"]
+    assert [(r["userId"], r["rank"]) for r in page] == [("b", 1), ("a", 2)]
+    assert [key async for key in client.scan_iter(f"plaudit:lb:{created['id']}:*:ready")]
+    assert (await env.app.get("/users/a/leaderboards/board")).json()["rank"] == 2
+
+
+def _run_and_group(keys: list[bytes]) -> str:
+    """`<run>:<group>` of the slot's keys (`plaudit:lb:<board>:<run>:<group>[:suffix]`)."""
+    [found] = {":".join(key.decode().split(":")[3:5]) for key in keys}
+    return found
 
 
 async def test_an_unreachable_redis_leaves_the_database_to_answer(clock_stack: Stack) -> None:

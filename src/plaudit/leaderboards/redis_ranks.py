@@ -13,7 +13,11 @@ sorted set answers ZRANK and ZRANGE by index in O(log n). The database stays the
 - updates are sent after the transaction commits (`core.db.on_commit`); a slot is used only
   once it has been rebuilt from the database (`:ready`), and a `:fresh` marker that expires
   hourly makes readers rebuild it again in the background (repairing any update lost to a
-  crash between a commit and its cache write). Redis must not evict keys (`noeviction`).
+  crash between a commit and its cache write). Redis must not evict keys (`noeviction`);
+- a slot nobody writes for `IDLE_SECONDS` (a finished run, a quiet group) expires, so the
+  cache holds only what is in use. Every write renews its keys' expiry, `:ready` first
+  by `READY_MARGIN_SECONDS`: a reader never sees `:ready` beside an expired set. The next
+  reader rebuilds it from the database, like a lost one.
 
 An event computes its new rank, the threshold and who it pushes out in one script that
 applies the change, reads, and reverts it — atomically, so no other client ever sees it
@@ -43,6 +47,8 @@ from plaudit.users.tables import users
 log = structlog.get_logger("plaudit.leaderboards")
 
 FRESH_SECONDS = 3600
+IDLE_SECONDS = 30 * 86400
+READY_MARGIN_SECONDS = 60
 REBUILD_CHUNK = 5000
 SMALL_SLOT = 20_000  # rebuilt inline by the reader that finds it missing; larger: in background
 
@@ -55,6 +61,10 @@ if cur then
 end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4]) end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '|' .. ARGV[4])
+local idle = tonumber(ARGV[6])
+redis.call('EXPIRE', KEYS[1], idle + tonumber(ARGV[7]))
+redis.call('EXPIRE', KEYS[2], idle + tonumber(ARGV[7]))
+if redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], idle) end
 return 1
 """
 
@@ -232,17 +242,24 @@ async def _apply(
     value: int,
     reached_at: dt.datetime,
 ) -> None:
-    await redis.eval(
-        _APPLY,
-        2,
-        key,
-        key + ":who",
+    args = _apply_args(user_id, version, value, reached_at)
+    await redis.eval(_APPLY, 3, *_apply_keys(key), *args)
+
+
+def _apply_keys(key: str) -> list[str]:
+    return [key, key + ":who", key + ":ready"]
+
+
+def _apply_args(user_id: str, version: int, value: int, reached_at: dt.datetime) -> list[str]:
+    return [
         user_id,
         str(version),
         str(-value),
         member(reached_at, user_id),
         "1" if value > 0 else "0",
-    )
+        str(IDLE_SECONDS),
+        str(READY_MARGIN_SECONDS),
+    ]
 
 
 async def position(slot: Slot, reached_at: dt.datetime, user_id: str) -> int | None:
@@ -334,21 +351,14 @@ async def rebuild(conn: AsyncConnection, slot: Slot) -> None:
             break
         async with redis.pipeline(transaction=False) as pipe:
             for row in rows:
-                value = -row.neg_value
                 await script(
-                    keys=[key, key + ":who"],
-                    args=[
-                        row.id,
-                        str(row.version),
-                        str(-value),
-                        member(row.reached_at, row.id),
-                        "1" if value > 0 else "0",
-                    ],
+                    keys=_apply_keys(key),
+                    args=_apply_args(row.id, row.version, -row.neg_value, row.reached_at),
                     client=pipe,
                 )
             await pipe.execute()
         last_pk = rows[-1].user_pk
-    await redis.set(key + ":ready", "1")
+    await redis.set(key + ":ready", "1", ex=IDLE_SECONDS)
     await redis.set(key + ":fresh", "1", ex=FRESH_SECONDS)
 
 
