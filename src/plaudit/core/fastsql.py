@@ -97,10 +97,21 @@ class FastStatement:
         return _Compiled(compiled.string, names, processors, defaults, columns)  # type: ignore[arg-type]
 
 
+async def _driver_adapter(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter of the driver connection under `conn`. Kept in the pool
+    record's `info`, which lives exactly as long as that driver connection (the pool
+    clears it on reconnect): asking the pool for it costs a greenlet switch per statement,
+    about a twentieth of a plain event's CPU."""
+    adapter = conn.info.get("plaudit_adapter")
+    if adapter is None:
+        fairy = await conn.get_raw_connection()
+        adapter = conn.info["plaudit_adapter"] = fairy.dbapi_connection
+    return adapter
+
+
 async def _asyncpg_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under `conn`, with the SQLAlchemy transaction begun on it."""
-    fairy = await conn.get_raw_connection()
-    adapter: Any = fairy.dbapi_connection
+    adapter = await _driver_adapter(conn)
     if adapter._transaction is None and adapter.isolation_level != "autocommit":
         await adapter._start_transaction()
     return adapter._connection
@@ -110,8 +121,7 @@ async def _sqlite_writer(conn: AsyncConnection) -> sqlite3.Connection | None:
     """The sqlite3 connection under `conn` when it holds the write lock, else None."""
     if not conn.info.get("plaudit_writer"):
         return None
-    fairy = await conn.get_raw_connection()
-    raw: sqlite3.Connection = cast(Any, fairy.dbapi_connection)._connection._conn
+    raw: sqlite3.Connection = (await _driver_adapter(conn))._connection._conn
     return raw if raw.in_transaction else None
 
 
