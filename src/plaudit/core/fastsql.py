@@ -163,6 +163,18 @@ async def fetch_rows(
     return [dict(row) for row in result.mappings()] if result.returns_rows else []
 
 
+async def execute_sql(conn: AsyncConnection, sql: str, args: Sequence[Any]) -> None:
+    """PostgreSQL only: `sql` (written for asyncpg, `$n` parameters) executed once with
+    `args` on the driver connection, in the request's transaction."""
+    import asyncpg
+
+    driver = await _asyncpg_connection(conn)
+    try:
+        await driver.execute(sql, *args)
+    except asyncpg.PostgresError as exc:
+        raise DBAPIError(sql, args, exc) from exc
+
+
 async def execute_many(
     conn: AsyncConnection, statement: FastStatement, rows: Sequence[Mapping[str, Any]]
 ) -> None:

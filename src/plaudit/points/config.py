@@ -123,6 +123,11 @@ class PointsConfig:
     def triggers_by_id(self) -> dict[uuid.UUID, Trigger]:
         return {t.id: t for s in self.systems for t in s.triggers}
 
+    @cached_property
+    def wires(self) -> dict[uuid.UUID, dict[str, Any]]:
+        """The API objects of active triggers, by id, filled as `views.trigger` builds them."""
+        return {}
+
 
 def filters(
     stored: Iterable[Mapping[str, str]] | None, attributes: Mapping[uuid.UUID, Any]

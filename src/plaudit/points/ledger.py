@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.errors import Unprocessable
-from plaudit.core.ids import new_id
+from plaudit.core.ids import new_ids
 from plaudit.core.periods import local_date
 from plaudit.platform.config import ScopeConfig
 from plaudit.points import hooks, rules, store, views
 from plaudit.points.config import Boost, Level, System, Trigger
+from plaudit.points.rules import Marks
 from plaudit.users.rules import UserState
 from plaudit.users.service import to_wire as user_wire
 from plaudit.webhooks.outbox import WebhookEvent, emit, wanted
@@ -80,14 +81,21 @@ class Ledger:
         self.balances: dict[tuple[int, uuid.UUID], int] = {}
         self.changed: set[tuple[int, uuid.UUID]] = set()
         self.recorded: list[Recorded] = []
+        self.marks: dict[store.MarkKey, Marks] = {}  # changed marks, written by `flush`
         self.groups: list[tuple[UserState, dict[uuid.UUID, Entry]]] = []
         self._loaded: set[int] = set()
 
-    async def load(self, conn: AsyncConnection, pks: Iterable[int]) -> None:
+    async def load(self, conn: AsyncConnection, pks: Iterable[int]) -> dict[store.MarkKey, Marks]:
+        """Read the balances of `pks` not yet loaded; their metric triggers' marks are
+        returned (read in the same statement), for the caller to step and hand back in
+        `marks` to be written with the awards."""
         wanted = set(pks) - self._loaded
-        if wanted:
-            self.balances.update(await store.balances(conn, wanted))
-            self._loaded.update(wanted)
+        if not wanted:
+            return {}
+        found = await store.state(conn, wanted)
+        self.balances.update(found.balances)
+        self._loaded.update(wanted)
+        return found.marks
 
     def apply(
         self, user: UserState, firings: Sequence[Firing], *, event_id: uuid.UUID | None = None
@@ -100,6 +108,8 @@ class Ledger:
         assert user.pk in self._loaded
         entries: dict[uuid.UUID, Entry] = {}
         day = local_date(self.now, self.config.user_zone(user.tz))
+        boosting: dict[uuid.UUID, tuple[Boost, ...]] = {}  # per system: same for every award
+        ids = iter(new_ids(len(firings)))
         for firing in firings:
             trigger = firing.trigger
             system = self.config.points.by_id.get(trigger.system_id)
@@ -111,12 +121,14 @@ class Ledger:
             if trigger.block_if_out_of_points and trigger.type == "metric" and balance + raw < 0:
                 raise Unprocessable(f"Insufficient points in points system '{system.key}'")
             boosts: tuple[Boost, ...] = ()
-            if raw > 0:
-                boosts = tuple(
-                    b
-                    for b in system.boosts
-                    if rules.boost_applies(b, user.pk, user.attributes, day)
-                )
+            if raw > 0 and system.boosts:
+                boosts = boosting.get(system.id, ())
+                if system.id not in boosting:
+                    boosts = boosting[system.id] = tuple(
+                        b
+                        for b in system.boosts
+                        if rules.boost_applies(b, user.pk, user.attributes, day)
+                    )
             awarded = rules.settle(rules.boosted(raw, boosts), balance, system.max_points)
             if awarded == 0:
                 continue
@@ -125,7 +137,7 @@ class Ledger:
                 entry = entries[system.id] = Entry(system, balance, balance)
             total = balance + awarded
             award = Recorded(
-                new_id(), system, user, trigger, awarded, total, boosts, self.now, event_id
+                next(ids), system, user, trigger, awarded, total, boosts, self.now, event_id
             )
             entry.awards.append(award)
             entry.total = total
@@ -140,12 +152,15 @@ class Ledger:
         return [hooks.Award(r.user, r.system.id, r.awarded, r.at) for r in self.recorded]
 
     async def flush(self, conn: AsyncConnection) -> None:
-        """Write the awards, the changed balances and the webhooks."""
-        if not self.recorded:
-            return
+        """Write the changed marks, the awards, the changed balances and the webhooks."""
         scope_id = self.config.scope_id
-        await store.insert_awards(
+        snapshots: dict[int, list[dict[str, Any]]] = {}  # by id(): a request shares its tuples
+        for r in self.recorded:
+            if id(r.boosts) not in snapshots:
+                snapshots[id(r.boosts)] = [views.boost_snapshot(b) for b in r.boosts]
+        await store.write(
             conn,
+            self.marks,
             [
                 {
                     "id": r.id,
@@ -155,15 +170,12 @@ class Ledger:
                     "trigger_id": r.trigger.id,
                     "awarded": r.awarded,
                     "total": r.total,
-                    "boosts": [views.boost_snapshot(b) for b in r.boosts],
+                    "boosts": snapshots[id(r.boosts)],
                     "event_id": r.event_id,
                     "created": r.at,
                 }
                 for r in self.recorded
             ],
-        )
-        await store.save_balances(
-            conn,
             [
                 {
                     "user_pk": pk,
@@ -175,7 +187,9 @@ class Ledger:
                 for pk, system_id in sorted(self.changed)
             ],
         )
-        await emit(conn, scope_id, self.webhooks(), self.now, interest=self.config.webhooks)
+        if self.groups:
+            await emit(conn, scope_id, self.webhooks(), self.now, interest=self.config.webhooks)
+        self.marks = {}
         self.recorded = []
         self.changed = set()
         self.groups = []

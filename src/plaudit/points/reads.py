@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from plaudit.core.db import json_text
 from plaudit.core.errors import NotFound, Unprocessable
 from plaudit.core.periods import add_periods, local_date, period_starts, start_of_local_day
+from plaudit.core.schemas import format_timestamp
 from plaudit.metrics import rules as metric_rules
 from plaudit.metrics.service import _UNITS, MAX_SUMMARY_DAYS, SUMMARY_FIRST_DAY, SUMMARY_LAST_DAY
 from plaudit.platform.config import ScopeConfig
@@ -104,10 +105,10 @@ async def user_points(
                 config,
                 mapping[points_awards.c.id],
                 mapping[points_awards.c.awarded],
-                mapping[points_awards.c.created],
+                format_timestamp(mapping[points_awards.c.created]),
                 mapping[points_awards.c.total],
                 trigger,
-                [(b, rules.local_status(b, now, tz)) for b in boosts],
+                [views.boost(b, rules.local_status(b, now, tz)) for b in boosts],
             )
         )
     found = rules.level_for(system.levels, total)

@@ -8,7 +8,6 @@ due times of time triggers.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -65,25 +64,27 @@ def boost_applies(
 
 
 @lru_cache(maxsize=1024)
-def _stacked(boosts: tuple[tuple[float, str], ...]) -> tuple[Fraction, str]:
-    """The exact product of the multipliers (as written in decimal) and the rounding mode."""
+def _stacked(boosts: tuple[tuple[float, str], ...]) -> tuple[int, int, str]:
+    """The exact product of the multipliers (as written in decimal), as numerator and
+    denominator, and the rounding mode."""
     product = Fraction(1)
     for multiplier, _ in boosts:
         product *= Fraction(str(multiplier))
-    return product, min((mode for _, mode in boosts), key=ROUNDING_ORDER.index)
+    mode = min((mode for _, mode in boosts), key=ROUNDING_ORDER.index)
+    return product.numerator, product.denominator, mode
 
 
 def boosted(raw: int, boosts: Sequence[Boost]) -> int:
     """A positive raw award multiplied by every boost (exactly), rounded once."""
     if raw <= 0 or not boosts:
         return raw
-    factor, mode = _stacked(tuple((b.multiplier, b.rounding) for b in boosts))
-    product = raw * factor
+    numerator, denominator, mode = _stacked(tuple((b.multiplier, b.rounding) for b in boosts))
+    product = raw * numerator
     if mode == "down":
-        return math.floor(product)
+        return product // denominator
     if mode == "up":
-        return math.ceil(product)
-    return math.floor(product + Fraction(1, 2))  # x.5 rounds up
+        return -(-product // denominator)
+    return (2 * product + denominator) // (2 * denominator)  # x.5 rounds up
 
 
 def settle(raw: int, balance: int, max_points: int | None) -> int:

@@ -3,8 +3,8 @@
 Event path (`after_events`, called by the pipeline after streaks and achievements): per
 event, in arrival order, the metric triggers (high-water marks), then the achievement
 triggers of the achievements the event completed, then the streak triggers of the
-extension it made. Marks and balances of the batch's users are read in one query each
-and written back in one statement each.
+extension it made. Marks and balances of the batch's users are read in one statement,
+and everything the batch changed is written in one more (`store`).
 
 Elsewhere: `user_creation` triggers when a user is created, achievement triggers when an
 achievement is completed through the API, and time triggers in the sweep; those awards
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from plaudit.achievements import completion
 from plaudit.achievements.completion import Completed
 from plaudit.platform.config import ScopeConfig
-from plaudit.points import hooks, rules, store
+from plaudit.points import hooks, rules
 from plaudit.points.ledger import Entry, Firing, Ledger, record_elsewhere
 from plaudit.points.tables import points_timers
 from plaudit.streaks import service as streaks
@@ -99,47 +99,43 @@ async def after_events(
     points = config.points
     if not points.systems:
         return results
-    pairs = {
-        (f.user.pk, t.id)
+    # Per event: its metric triggers (whose marks move even when nothing is awarded),
+    # and its achievement and streak firings.
+    stepping = [
+        [
+            t
+            for t in points.metric_triggers.get(f.metric_id, ())
+            if _event_matches(t.event_filters, f.attributes)
+        ]
         for f in facts
-        if f.user.pk is not None
-        for t in points.metric_triggers.get(f.metric_id, ())
-        if _event_matches(t.event_filters, f.attributes)
-    }
-    marks = await store.marks(conn, {pk for pk, _ in pairs}) if pairs else {}
-    touched: dict[tuple[int, uuid.UUID], rules.Marks] = {}
-    per_event: list[list[Firing]] = []
-    for f in facts:
+    ]
+    others = [
+        _achievement_firings(config, f.user, f.completed)
+        + (_streak_firings(config, f.user, f.streak_length) if f.streak_length is not None else [])
+        for f in facts
+    ]
+    involved = [
+        f.user.pk
+        for f, metric, other in zip(facts, stepping, others, strict=True)
+        if (metric or other) and f.user.pk is not None
+    ]
+    if not involved:
+        return results
+    ledger = Ledger(config, now)
+    marks = await ledger.load(conn, involved)
+    for f, metric, other, result in zip(facts, stepping, others, results, strict=True):
         assert f.user.pk is not None
         firings: list[Firing] = []
-        for t in points.metric_triggers.get(f.metric_id, ()):
-            if not _event_matches(t.event_filters, f.attributes):
-                continue
+        for t in metric:
             assert t.metric_threshold is not None
             key = (f.user.pk, t.id)
             new, crossed = rules.metric_step(
                 marks.get(key, rules.Marks()), f.value, t.metric_threshold
             )
-            marks[key] = touched[key] = new
+            marks[key] = ledger.marks[key] = new
             if crossed and rules.matches(t.user_filters, f.user.attributes):
                 firings.append(Firing(t, crossed))
-        firings += _achievement_firings(config, f.user, f.completed)
-        if f.streak_length is not None:
-            firings += _streak_firings(config, f.user, f.streak_length)
-        per_event.append(firings)
-    await store.save_marks(conn, touched)
-    if not any(per_event):
-        return results
-    ledger = Ledger(config, now)
-    await ledger.load(
-        conn,
-        [
-            f.user.pk
-            for f, firings in zip(facts, per_event, strict=True)
-            if firings and f.user.pk is not None
-        ],
-    )
-    for f, firings, result in zip(facts, per_event, results, strict=True):
+        firings += other
         if not firings:
             continue
         before = len(ledger.recorded)

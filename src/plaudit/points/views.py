@@ -13,7 +13,7 @@ from plaudit.points.config import Boost, Level, System, Trigger
 
 if TYPE_CHECKING:
     from plaudit.platform.config import ScopeConfig
-    from plaudit.points.ledger import Entry, Recorded
+    from plaudit.points.ledger import Entry
 
 APP_TIME_UNITS = {"hours": "hour", "days": "day"}
 
@@ -41,6 +41,18 @@ def level(found: Level) -> dict[str, Any]:
 
 
 def trigger(config: ScopeConfig, found: Trigger) -> dict[str, Any]:
+    """PointsTrigger (shared: never mutate). An active trigger of `config` is built once
+    per configuration version, keyed by id (hashing the whole trigger costs more)."""
+    points = config.points
+    if points.triggers_by_id.get(found.id) is found:
+        body = points.wires.get(found.id)
+        if body is None:
+            body = points.wires[found.id] = _trigger_of(config, found)
+        return body
+    return _trigger_of(config, found)
+
+
+def _trigger_of(config: ScopeConfig, found: Trigger) -> dict[str, Any]:
     metric = config.metrics_by_id.get(found.metric_id) if found.metric_id else None
     achievement = (
         config.achievements_by_id.get(found.achievement_id) if found.achievement_id else None
@@ -127,41 +139,40 @@ def award(
     config: ScopeConfig,
     award_id: uuid.UUID,
     awarded: int,
-    at: dt.datetime,
+    date: str,
     total: int,
     found: Trigger,
-    boosts: list[tuple[Boost, str]],
+    boosts: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """PointsAward; `date` formatted (`format_timestamp`), `boosts` as `boost` gives them."""
     return {
         "id": str(award_id),
         "awarded": awarded,
-        "date": format_timestamp(at),
+        "date": date,
         "total": total,
         "trigger": trigger(config, found),
-        "boosts": [boost(b, status) for b, status in boosts],
+        "boosts": boosts,
     }
-
-
-def recorded(config: ScopeConfig, item: Recorded) -> dict[str, Any]:
-    # A boost that applied to an award made just now is active for that user.
-    return award(
-        config,
-        item.id,
-        item.awarded,
-        item.at,
-        item.total,
-        item.trigger,
-        [(b, "active") for b in item.boosts],
-    )
 
 
 def event_entry(config: ScopeConfig, entry: Entry, now: dt.datetime) -> dict[str, Any]:
     """MetricEventPointsResponse: `level` only when this request changed it."""
+    dates: dict[dt.datetime, str] = {}
+    # A request's awards share their boost tuples; a boost that applied to an award made
+    # just now is active for that user.
+    active: dict[int, list[dict[str, Any]]] = {}
+    awards = []
+    for a in entry.awards:
+        date = dates.get(a.at) or dates.setdefault(a.at, format_timestamp(a.at))
+        boosts = active.get(id(a.boosts))
+        if boosts is None:
+            boosts = active[id(a.boosts)] = [boost(b, "active") for b in a.boosts]
+        awards.append(award(config, a.id, a.awarded, date, a.total, a.trigger, boosts))
     body = {
         **system_base(entry.system),
         "total": entry.total,
         "added": entry.added,
-        "awards": [recorded(config, a) for a in entry.awards],
+        "awards": awards,
     }
     change = entry.level_change()
     if change is not None:
