@@ -1,12 +1,12 @@
 """The `points-overhead` scenario: what live points cost every event.
 
 Closed-loop events/s on the run's metric, first plain, then with two points systems of
-five active metric triggers each (every event fires all ten) and three active boosts.
-Every event then records ten awards, updates two balances and five high-water marks per
-system, and writes `points.changed` outbox rows. The check is exact: every event has the
-value 1 and every trigger a threshold of 1, so each user's balance must equal the events
-acknowledged during the second phase times the sum of the system's trigger points times
-its boost product (an integer, so no rounding is involved).
+five active metric triggers each and three active boosts. With the default thresholds
+(all 1) every event fires all ten triggers: it records ten awards and updates two
+balances and ten high-water marks. The check is exact: every event has the value 1, so
+each user's balance must equal, over the system's triggers, the multiples of the
+trigger's threshold among the events acknowledged during the second phase, times its
+points, times the system's boost product (an integer, so no rounding is involved).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ BOOSTS = {"a": (2.0, 1.5), "b": (2.0,)}  # system suffix -> multipliers (3 boost
 CHECKED_USERS = 300
 
 
-def _system(key: str, metric_id: str, multipliers: tuple[float, ...]) -> dict[str, Any]:
+def _system(
+    key: str, metric_id: str, multipliers: tuple[float, ...], thresholds: tuple[int, ...]
+) -> dict[str, Any]:
     return {
         "name": f"Bench {key}",
         "key": key,
@@ -39,10 +41,10 @@ def _system(key: str, metric_id: str, multipliers: tuple[float, ...]) -> dict[st
                 "type": "metric",
                 "points": points,
                 "metricId": metric_id,
-                "metricThreshold": 1,
+                "metricThreshold": threshold,
                 "status": "active",
             }
-            for points in TRIGGER_POINTS
+            for points, threshold in zip(TRIGGER_POINTS, thresholds, strict=True)
         ],
         "boosts": [
             {"name": f"x{m:g}", "start": "2000-01-01", "multiplier": m, "rounding": "down"}
@@ -79,7 +81,7 @@ async def points_overhead(ctx: Context) -> dict[str, Any]:
     without = await closed_phase(ctx, ctx.event_url, ctx.ledger, plan.seed + 42, plan.duration_s)
     async with make_session(target.admin_key, 4) as session:
         metric_id = await _metric_id(session, base, plan.metric_key)
-        body = [_system(keys[n], metric_id, BOOSTS[n]) for n in BOOSTS]
+        body = [_system(keys[n], metric_id, BOOSTS[n], plan.points_thresholds) for n in BOOSTS]
         async with session.post(f"{base}/admin/v1/points", json=body) as resp:
             created = json.loads(await resp.text())
         if resp.status != 201 or created["issues"]:
@@ -101,7 +103,12 @@ async def points_overhead(ctx: Context) -> dict[str, Any]:
                 product = 1.0
                 for m in BOOSTS[name]:
                     product *= m
-                expected = acked[user] * sum(TRIGGER_POINTS) * int(product)
+                expected = int(product) * sum(
+                    acked[user] // threshold * points
+                    for points, threshold in zip(
+                        TRIGGER_POINTS, plan.points_thresholds, strict=True
+                    )
+                )
                 got = await _balance(session, base, user, key)
                 if got != expected:
                     wrong.append({"user": user, "system": key, "expected": expected, "got": got})
@@ -114,6 +121,7 @@ async def points_overhead(ctx: Context) -> dict[str, Any]:
     return {
         "systems": len(BOOSTS),
         "triggers_per_system": len(TRIGGER_POINTS),
+        "thresholds": list(plan.points_thresholds),
         "boosts": sum(len(m) for m in BOOSTS.values()),
         "concurrency": plan.concurrency,
         "settle": settled,
@@ -145,7 +153,8 @@ def points_text(r: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"\n[points-overhead] {r['systems']} systems x {r['triggers_per_system']} active "
-            f"triggers, {r['boosts']} active boosts; closed loop, {r['concurrency']} connections",
+            f"triggers (thresholds {', '.join(map(str, r.get('thresholds', [1] * 5)))}), "
+            f"{r['boosts']} active boosts; closed loop, {r['concurrency']} connections",
             *_phase_lines("plain", r["without"]),
             _cpu_line(r["without"], "cpu"),
             *_phase_lines("points", r["with"]),

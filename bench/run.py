@@ -140,6 +140,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=600.0,
         help="both: seconds to wait for backdating to complete (default: %(default)s)",
     )
+    pts = p.add_argument_group("points-overhead scenario")
+    pts.add_argument(
+        "--points-thresholds",
+        default="1,1,1,1,1",
+        help="points-overhead: metricThreshold of each system's five triggers (1, 2, 3, 5 "
+        "and 8 points); 1 everywhere fires all ten triggers on every event "
+        "(default: %(default)s)",
+    )
     hooks = p.add_argument_group("webhooks scenario")
     hooks.add_argument(
         "--webhook-events",
@@ -171,6 +179,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in (*positive, *more):
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
+    try:
+        args.points_thresholds = tuple(int(t) for t in args.points_thresholds.split(","))
+    except ValueError:
+        args.points_thresholds = ()
+    if len(args.points_thresholds) != len(points.TRIGGER_POINTS) or min(args.points_thresholds) < 1:
+        p.error(f"--points-thresholds takes {len(points.TRIGGER_POINTS)} positive integers")
     if not 1 <= args.batch_size <= api.MAX_BATCH:
         p.error(f"--batch-size must be between 1 and {api.MAX_BATCH}")
     if args.users > 1_000_000 or not 1 <= args.batch_users <= args.users:
@@ -218,6 +232,7 @@ def make_plan(args: argparse.Namespace) -> scenarios.Plan:
         backdate_load_metric_key="backdate_load" + suffix,
         backdate_user_prefix="backdate" + suffix + "-",
         webhook_events=args.webhook_events,
+        points_thresholds=args.points_thresholds,
         webhook_metric_key="webhook_events" + suffix,
         webhook_user_prefix="hook" + suffix + "-",
     )

@@ -84,6 +84,7 @@ class Plan:
     webhook_events: int
     webhook_metric_key: str
     webhook_user_prefix: str
+    points_thresholds: tuple[int, ...] = (1, 1, 1, 1, 1)
 
 
 def _quiet(_text: str) -> None:

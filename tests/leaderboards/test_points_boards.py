@@ -7,7 +7,7 @@ from __future__ import annotations
 from plaudit.runtime import Runtime
 from tests.conftest import Stack
 from tests.leaderboards.support import board, move_clock, patch
-from tests.points.test_api import ledger_sums, make_system
+from tests.points.test_api import ledger_sums, make_system, metric_trigger
 from tests.support.api import TestEnvironment, make_environment
 
 
@@ -25,13 +25,7 @@ async def test_points_boards_rank_the_points_earned_in_the_run(clock_stack: Stac
     system = await make_system(
         env,
         triggers=[
-            {
-                "type": "metric",
-                "points": 10,
-                "metricId": metric["id"],
-                "metricThreshold": 1,
-                "status": "active",
-            },
+            metric_trigger(metric["id"], 10),
             {"type": "user_creation", "points": 3, "status": "active"},
         ],
     )

@@ -20,6 +20,18 @@ async def make_system(env: TestEnvironment, key: str = "xp", **extra: Any) -> di
     return response.json()["created"][0]  # type: ignore[no-any-return]
 
 
+def metric_trigger(metric_id: str, points: int, threshold: int = 1, **extra: Any) -> dict[str, Any]:
+    """An active metric trigger: `points` every `threshold` units of the metric."""
+    return {
+        "type": "metric",
+        "points": points,
+        "metricId": metric_id,
+        "metricThreshold": threshold,
+        "status": "active",
+        **extra,
+    }
+
+
 async def ledger_sums(runtime: Runtime, system: str) -> list[tuple[int, int]]:
     """(balance, sum of its awards) for every balance of the system."""
     system_id = uuid.UUID(system)
@@ -42,15 +54,7 @@ async def test_metric_trigger_example_a(env: TestEnvironment, runtime: Runtime) 
     metric = await env.metric("flashcards", "Flashcards")
     system = await make_system(
         env,
-        triggers=[
-            {
-                "type": "metric",
-                "points": 10,
-                "metricId": metric["id"],
-                "metricThreshold": 3,
-                "status": "active",
-            }
-        ],
+        triggers=[metric_trigger(metric["id"], 10, 3)],
     )
     assert system["triggers"][0]["status"] == "active"
     seen = []

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.platform.config import ScopeConfig
 from plaudit.points import hooks
+from plaudit.runtime import Runtime
 from tests.api.test_test_clock import move_clock
-from tests.points.test_api import make_system
+from tests.points.test_api import ledger_sums, make_system, metric_trigger
 from tests.support.api import TestEnvironment
 
 
@@ -149,15 +150,7 @@ async def test_archived_triggers_stop_and_stay_in_history(env: TestEnvironment) 
     metric = await env.metric()
     system = await make_system(
         env,
-        triggers=[
-            {
-                "type": "metric",
-                "points": 2,
-                "metricId": metric["id"],
-                "metricThreshold": 1,
-                "status": "active",
-            }
-        ],
+        triggers=[metric_trigger(metric["id"], 2, 1)],
     )
     [trigger] = system["triggers"]
     await env.event("lessons", "ty", 1)
@@ -215,6 +208,34 @@ async def test_a_blocked_event_in_a_batch_is_skipped_alone(env: TestEnvironment)
         await asyncio.sleep(0.05)  # the batch is processed by the worker
     assert metrics.json()["current"] == 1
     assert (await env.app.get("/users/ba/points/energy")).json()["total"] == 0
+
+
+async def test_a_batch_of_several_users_steps_each_users_marks_and_balance(
+    env: TestEnvironment, runtime: Runtime
+) -> None:
+    """One request, several users (some with earlier progress, one new): each user's marks
+    and balance are read and written with the others' in the same statements."""
+    metric = await env.metric()
+    system = await make_system(
+        env,
+        triggers=[metric_trigger(metric["id"], 5, 2)],
+    )
+    for user in ("b1", "b2", "b3"):
+        assert (await env.event("lessons", user, 1)).json()["points"] == {}
+    order = ["b2", "b1", "b4", "b2", "b3", "b2", "b4"]
+    batch = [{"key": "lessons", "user": {"id": user}, "value": 1} for user in order]
+    assert (await env.admin.post("/metrics/events", json=batch)).status_code == 202
+    for _ in range(100):
+        last = await env.app.get("/users/b4/metrics/lessons")
+        if last.status_code == 200 and last.json()["current"] == 2:
+            break
+        await asyncio.sleep(0.05)  # the batch is processed by the worker
+    # totals 2, 4, 3 and 2: one threshold crossed, two, one, one
+    expected = {"b1": (5, 1), "b2": (10, 2), "b3": (5, 1), "b4": (5, 1)}
+    for user, (total, awards) in expected.items():
+        found = (await env.app.get(f"/users/{user}/points/xp", params={"awards": 10})).json()
+        assert (found["total"], len(found["awards"])) == (total, awards), user
+    assert sorted(await ledger_sums(runtime, system["id"])) == [(5, 5)] * 3 + [(10, 10)]
 
 
 async def test_streak_triggers_fire_at_every_multiple(clock_env: TestEnvironment) -> None:
