@@ -2,8 +2,8 @@
 and the award, balance and mark writes of a request.
 
 A request reads its users' marks and balances in one statement, and writes everything it
-changed in one more: on PostgreSQL a single statement whose `unnest` arrays insert the
-awards and upsert the marks and balances (one round trip and one execution, where an
+changed in one more: on PostgreSQL a single statement that inserts the awards and upserts
+the marks and balances from JSON parameters (one round trip and one execution, where an
 executemany per table costs three round trips and a plan execution per row); on SQLite,
 which runs in-process with no round trips, an executemany per table on the write-locked
 connection (`core.fastsql`).
