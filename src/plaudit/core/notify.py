@@ -55,12 +55,16 @@ class Listener:
         self._on_message = on_message
         self._on_reset = on_reset
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="plaudit-notify-listener")
 
     async def stop(self) -> None:
         if self._task is not None:
+            # The flag ends the loop should the cancel be lost (Python 3.11's wait_for, as
+            # asyncpg.connect uses it, can swallow one that arrives as the call completes).
+            self._stopping = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -73,7 +77,7 @@ class Listener:
         import asyncpg
 
         delay = 0.5
-        while True:
+        while not self._stopping:
             try:
                 conn = await asyncpg.connect(self._dsn)
             except (OSError, asyncpg.PostgresError) as exc:
@@ -87,7 +91,7 @@ class Listener:
                 self._on_reset()
                 self.status.healthy = True
                 delay = 0.5
-                while not conn.is_closed():
+                while not conn.is_closed() and not self._stopping:
                     await asyncio.sleep(5)
                     await conn.execute("SELECT 1")
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -97,6 +97,7 @@ class KeyUsage:
     def __init__(self) -> None:
         self._pending: dict[uuid.UUID, dt.datetime] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def record(self, key_id: uuid.UUID, when: dt.datetime) -> None:
         self._pending[key_id] = when
@@ -122,9 +123,15 @@ class KeyUsage:
                 )
 
     def start(self, db: Database, interval: float = 5.0) -> None:
+        stopping = self._stopping = asyncio.Event()
+
         async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval)
+            # Stopped by the event, not by cancelling: on Python 3.11 a cancel that arrives as
+            # a driver call completes can be lost (asyncio.wait_for), and the loop would then
+            # go round forever while stop() waits for it.
+            while not stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), timeout=interval)
                 try:
                     await self.flush(db)
                 except Exception:  # the next round retries; usage times are best effort
@@ -132,11 +139,16 @@ class KeyUsage:
 
         self._task = asyncio.create_task(loop(), name="plaudit-key-usage")
 
-    async def stop(self, db: Database) -> None:
+    async def stop(self, db: Database, grace: float = 10.0) -> None:
+        """Ends the loop, then writes what came during its last round."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
+            except TimeoutError:  # a write that hangs: usage times are not worth a hung stop
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         with contextlib.suppress(Exception):
             await self.flush(db)
 

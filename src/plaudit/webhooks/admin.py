@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from plaudit.core.admin_crud import item_uuid, path_uuid
 from plaudit.core.errors import NotFound
-from plaudit.core.ids import new_id
+from plaudit.core.ids import new_id, parse_uuid
 from plaudit.core.schemas import AdminIssue, DeletedResource
 from plaudit.webhooks import rules
 from plaudit.webhooks.fanout import insert_deliveries
@@ -84,6 +84,35 @@ async def _find(conn: AsyncConnection, scope_id: int, item_id: uuid.UUID) -> Row
     return (await conn.execute(select(subs).where(subs.c.id == item_id, *_live(scope_id)))).first()
 
 
+def _parsed(raw_ids: Iterable[str]) -> list[uuid.UUID]:
+    """The ids that parse (the others are reported as each item is handled)."""
+    return [parsed for raw in raw_ids if (parsed := parse_uuid(raw)) is not None]
+
+
+async def _lock(
+    conn: AsyncConnection, item_ids: Sequence[uuid.UUID], *, pending_deliveries: bool
+) -> None:
+    """Locks (PostgreSQL) what a change will write, before writing anything, in the order the
+    delivery worker locks when it records attempts: deliveries by id, then subscriptions by
+    id. Locking as the writes came, an Admin change and a worker each held a row the other
+    waited for, and the database aborted one of them as a deadlock."""
+    if conn.dialect.name != "postgresql" or not item_ids:
+        return
+    if pending_deliveries:
+        await conn.execute(
+            select(webhook_deliveries.c.id)
+            .where(
+                webhook_deliveries.c.subscription_id.in_(item_ids),
+                webhook_deliveries.c.status == "pending",
+            )
+            .order_by(webhook_deliveries.c.id)
+            .with_for_update()
+        )
+    await conn.execute(
+        select(subs.c.id).where(subs.c.id.in_(item_ids)).order_by(subs.c.id).with_for_update()
+    )
+
+
 async def get(conn: AsyncConnection, scope_id: int, raw_id: str) -> Row[Any]:
     row = await _find(conn, scope_id, path_uuid(raw_id, THING))
     if row is None:
@@ -136,6 +165,7 @@ async def update_many(
     allow_private: bool,
 ) -> list[Webhook]:
     updated = []
+    await _lock(conn, _parsed(item.id for _index, item in items), pending_deliveries=False)
     for _index, item in items:
         item_id = item_uuid(item.id, issues)
         if item_id is None:
@@ -170,6 +200,7 @@ async def archive(
 ) -> tuple[list[DeletedResource], list[AdminIssue]]:
     deleted: list[DeletedResource] = []
     issues: list[AdminIssue] = []
+    await _lock(conn, _parsed(raw_ids), pending_deliveries=True)
     for raw in raw_ids:
         item_id = item_uuid(raw, issues)
         if item_id is None:

@@ -379,7 +379,11 @@ async def record_many(
             webhook_deliveries.c.id.in_(ids)
         )
         if conn.dialect.name == "postgresql":
-            current = current.with_for_update(of=webhook_deliveries)
+            # Lock order, shared with the Admin API's webhook changes: deliveries by id, then
+            # subscriptions by id (in _track_health), so neither waits on the other in a cycle.
+            current = current.order_by(webhook_deliveries.c.id).with_for_update(
+                of=webhook_deliveries
+            )
         holder = {row.id: row.claim_id for row in await conn.execute(current)}
         await conn.execute(
             insert(webhook_attempts),
@@ -457,21 +461,16 @@ async def _track_health(
     outcomes: dict[uuid.UUID, list[tuple[Finished, str | None]]] = {}
     for done, error in results:
         outcomes.setdefault(done.claimed.subscription_id, []).append((done, error))
-    healthy = [sub for sub, seen in outcomes.items() if seen[-1][1] is None]
-    if healthy:
-        await conn.execute(
-            update(subs)
-            .where(subs.c.id.in_(healthy), subs.c.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
-    failing = [sub for sub, seen in outcomes.items() if seen[-1][1] is not None]
-    if not failing:
-        return
-    rows = await conn.execute(
-        select(subs.c.id, subs.c.scope_id, subs.c.status, subs.c.failing_since, subs.c.url).where(
-            subs.c.id.in_(failing)
-        )
+    # Every subscription concerned is locked (PostgreSQL), in id order: see record_many.
+    query = (
+        select(subs.c.id, subs.c.scope_id, subs.c.status, subs.c.failing_since, subs.c.url)
+        .where(subs.c.id.in_(outcomes))
+        .order_by(subs.c.id)
     )
+    if conn.dialect.name == "postgresql":
+        # NO KEY UPDATE: events inserting deliveries (a key share on the row) are not held up.
+        query = query.with_for_update(key_share=True)
+    rows = await conn.execute(query)
     disabled: set[int] = set()
     for row in rows.all():
         failing_since = row.failing_since
