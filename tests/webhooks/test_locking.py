@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from plaudit.core.clock import utcnow
 from plaudit.webhooks import delivery
 from plaudit.webhooks.fanout import fan_out
-from plaudit.webhooks.tables import webhook_deliveries
+from plaudit.webhooks.tables import webhook_deliveries, webhook_subscriptions
 from tests.conftest import Stack
 from tests.support.api import make_environment
 from tests.webhooks.conftest import subscribe
@@ -34,6 +35,15 @@ async def waiting_on_locks(stack: Stack) -> int:
             )
         )
     return int(found or 0)
+
+
+async def until_waiting(stack: Stack, request: asyncio.Task[Any]) -> None:
+    """Until the request's transaction waits for a row lock (it must not end first)."""
+    for _ in range(200):
+        if await waiting_on_locks(stack) or request.done():
+            break
+        await asyncio.sleep(0.02)
+    assert not request.done(), "the request did not wait for the locked row"
 
 
 async def test_deleting_a_webhook_while_an_attempt_is_recorded_is_no_deadlock(
@@ -79,11 +89,7 @@ async def test_deleting_a_webhook_while_an_attempt_is_recorded_is_no_deadlock(
             .with_for_update()
         )
         deleting = asyncio.create_task(env.admin.delete("/webhooks", params={"ids": webhook["id"]}))
-        for _ in range(200):
-            if await waiting_on_locks(stack) or deleting.done():
-                break
-            await asyncio.sleep(0.02)
-        assert not deleting.done(), "the delete did not wait for the worker's row"
+        await until_waiting(stack, deleting)
         await delivery._track_health(worker, stack.runtime.config, [(attempt, "HTTP 500")])
     response = await deleting
     assert response.status_code == 200, response.text
@@ -97,3 +103,45 @@ async def test_deleting_a_webhook_while_an_attempt_is_recorded_is_no_deadlock(
             )
         )
     assert statuses == Counter({"failed": 2})
+
+
+async def test_a_request_the_database_aborts_in_a_deadlock_answers_409_and_writes_nothing(
+    postgres_hook_clock_stack: Stack,
+) -> None:
+    """A transaction that takes the subscription before its delivery (no part of the server
+    does) makes a delete wait, then closes the cycle; the delete, waiting longest, is the
+    one the database aborts."""
+    stack = postgres_hook_clock_stack
+    env = await make_environment(stack.runtime, stack.http)
+    webhook = await subscribe(env, "http://127.0.0.1:9/hook", events=["streak.started"])
+    await emit_now(stack, env.scope_id, ping(1))
+    assert await fan_out(stack.runtime, utcnow()) == 1
+    webhook_id = uuid.UUID(webhook["id"])
+    async with stack.runtime.db.transaction() as other:
+        await other.execute(
+            select(webhook_subscriptions.c.id)
+            .where(webhook_subscriptions.c.id == webhook_id)
+            .with_for_update()
+        )
+        deleting = asyncio.create_task(env.admin.delete("/webhooks", params={"ids": webhook["id"]}))
+        await until_waiting(stack, deleting)
+        await other.execute(
+            select(webhook_deliveries.c.id)
+            .where(webhook_deliveries.c.subscription_id == webhook_id)
+            .with_for_update()
+        )
+    response = await deleting
+    assert response.status_code == 409, response.text
+    assert response.headers["retry-after"] == "1"
+    assert "Retry it" in response.json()["error"]
+    async with stack.runtime.db.transaction(write=False) as conn:
+        status = await conn.scalar(
+            select(webhook_subscriptions.c.status).where(webhook_subscriptions.c.id == webhook_id)
+        )
+        pending = await conn.scalar(
+            select(func.count()).where(
+                webhook_deliveries.c.subscription_id == webhook_id,
+                webhook_deliveries.c.status == "pending",
+            )
+        )
+    assert (status, pending) == ("active", 1)

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -91,7 +92,31 @@ def schema_error(request: Request, message: str) -> PlauditError:
     return BadRequest(message) if _declares_400(request) else Unprocessable(message)
 
 
+# PostgreSQL's codes for a transaction aborted because of another one: deadlock, serialization
+# failure, lock not available. Nothing of the request was written; the same request can work.
+_CONFLICT_STATES = frozenset({"40P01", "40001", "55P03"})
+CONFLICT_MESSAGE = (
+    "The database aborted this request in a conflict with a concurrent change; nothing was "
+    "written. Retry it."
+)
+
+
+def is_transient_conflict(exc: DBAPIError) -> bool:
+    """Whether the database refused the transaction for a reason that a retry can clear."""
+    if getattr(exc.orig, "sqlstate", None) in _CONFLICT_STATES:
+        return True
+    # SQLite: the write lock stayed taken past the busy timeout.
+    return "database is locked" in str(exc.orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        if not is_transient_conflict(exc):
+            raise exc  # a bug: the server error middleware logs it and answers 500
+        log.warning("transaction_conflict", path=request.url.path, error=str(exc.orig))
+        return error_response(409, CONFLICT_MESSAGE, {"Retry-After": "1"})
+
     @app.exception_handler(PlauditError)
     async def _plaudit_error(_request: Request, exc: PlauditError) -> Response:
         return error_response(exc.status_code, exc.message, exc.headers)
