@@ -16,6 +16,7 @@ Generation is derandomized (the same cases on every run) and sized for CI.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from functools import cache
@@ -37,8 +38,12 @@ from tests.fuzz.aim import aim
 from tests.fuzz.world import TENANT, World
 from tests.support.server import LiveServer
 
-VALID_EXAMPLES = 30
-INVALID_EXAMPLES = 15
+# A deeper hunt, outside CI: PLAUDIT_FUZZ_SCALE=10 draws ten times as many cases, and
+# PLAUDIT_FUZZ_RANDOM=true new ones at every run instead of the same fixed sequence.
+FUZZ_SCALE = max(1, int(os.environ.get("PLAUDIT_FUZZ_SCALE", "1")))
+FUZZ_RANDOM = os.environ.get("PLAUDIT_FUZZ_RANDOM", "").lower() == "true"
+VALID_EXAMPLES = 30 * FUZZ_SCALE
+INVALID_EXAMPLES = 15 * FUZZ_SCALE
 # Shrinking a failure replays it many times: it gets this long per test, and
 # `World.shrink_seconds_left` per backend. Then the smallest example so far is reported.
 SHRINK_SECONDS_PER_TEST = 5.0
@@ -203,7 +208,7 @@ def fuzz(world: World, api: str, method: str, path: str, mode: GenerationMode, c
 
     @settings(
         max_examples=count,
-        derandomize=True,
+        derandomize=not FUZZ_RANDOM,
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
