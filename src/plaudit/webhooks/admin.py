@@ -108,8 +108,12 @@ async def _lock(
             .order_by(webhook_deliveries.c.id)
             .with_for_update()
         )
+    # NO KEY UPDATE, as the updates themselves take: events may go on adding deliveries.
     await conn.execute(
-        select(subs.c.id).where(subs.c.id.in_(item_ids)).order_by(subs.c.id).with_for_update()
+        select(subs.c.id)
+        .where(subs.c.id.in_(item_ids))
+        .order_by(subs.c.id)
+        .with_for_update(key_share=True)
     )
 
 
