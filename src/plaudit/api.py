@@ -27,6 +27,7 @@ from plaudit.core.openapi import install_openapi
 from plaudit.core.ratelimit import RateLimitHeaders, enforce_rate_limit
 from plaudit.core.settings import Settings, get_settings
 from plaudit.jobs.worker import WorkerLoop
+from plaudit.leaderboards import redis_ranks
 from plaudit.runtime import Runtime
 
 CONTRACT_VERSION = "1.27.0"
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await worker.stop()
+            await redis_ranks.drain()  # rebuilds read the database: before it goes
             await runtime.stop()
 
     application = _sub_app(

@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +127,26 @@ def configure(url: str | None) -> None:
     _state.url, _state.configured, _state.client = url, True, None
     _state.rebuilding = set()
     _state.ready_until = {}
+
+
+def in_background(work: Coroutine[Any, Any, None]) -> None:
+    """Runs `work` in a task that `drain` waits for."""
+    task = asyncio.get_running_loop().create_task(work)
+    _state.tasks.add(task)  # a reference, so the task is not collected while it runs
+    task.add_done_callback(_state.tasks.discard)
+
+
+async def drain(grace: float = 10.0) -> None:
+    """Lets background rebuilds end before the database goes away (a stop calls this);
+    past `grace` they are cancelled: a cache left half-built is rebuilt by its next reader."""
+    running = {task for task in _state.tasks if task.get_loop() is asyncio.get_running_loop()}
+    if not running:
+        return
+    _done, late = await asyncio.wait(running, timeout=grace)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=grace)
 
 
 def client() -> aioredis.Redis | None:
@@ -399,7 +419,5 @@ async def ensure(
             finally:
                 _state.rebuilding.discard(key)
 
-        task = asyncio.get_running_loop().create_task(run())
-        _state.tasks.add(task)  # a reference, so the task is not collected while it runs
-        task.add_done_callback(_state.tasks.discard)
+        in_background(run())
     return bool(is_ready)
